@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -24,6 +25,10 @@ namespace pf {
 template <class T>
 using Array = xt::xarray<T, xt::layout_type::row_major, PoolAllocator<T>>;
 using Shape = std::vector<std::size_t>;
+// Integer indices (token ids, class targets), shaped like any array.
+using Indices = xt::xarray<std::int64_t, xt::layout_type::row_major, PoolAllocator<std::int64_t>>;
+// Byte masks (nonzero = masked).
+using Mask = xt::xarray<std::uint8_t, xt::layout_type::row_major, PoolAllocator<std::uint8_t>>;
 
 // "[2,3,4]"
 std::string shape_str(const Shape& shape);
