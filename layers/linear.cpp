@@ -1,0 +1,38 @@
+#include "layers/linear.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "engine/elementwise.hpp"
+#include "engine/matmul.hpp"
+
+namespace pf {
+
+template <class T>
+Linear<T>::Linear(std::size_t in_features, std::size_t out_features, Rng& rng, bool bias)
+    : in_(in_features), out_(out_features), has_bias_(bias) {
+  if (in_features == 0 || out_features == 0)
+    throw std::invalid_argument(
+        fmt::format("Linear: sizes must be positive (in {}, out {})", in_features, out_features));
+  const T bound = T(1) / std::sqrt(static_cast<T>(in_features));
+  weight_ = this->register_parameter("weight", rand_uniform<T>({out_, in_}, rng, -bound, bound));
+  if (has_bias_) bias_ = this->register_parameter("bias", rand_uniform<T>({out_}, rng, -bound, bound));
+}
+
+// y = x W^T + b; the backward is matmul's and add's (dx = dy W, dW = dy^T x, db = sum dy).
+template <class T>
+Tensor<T> Linear<T>::forward(const Tensor<T>& x) const {
+  if (x.dim() < 2 || x.size(-1) != in_)
+    throw std::invalid_argument(fmt::format(
+        "Linear: input shape {} must be [..., {}] with at least 2 axes (rows of in_features {})",
+        shape_str(x.shape()), in_, in_));
+  Tensor<T> y = matmul(x, weight_, false, true);
+  return has_bias_ ? y + bias_ : y;
+}
+
+template class Linear<float>;
+template class Linear<double>;
+
+}  // namespace pf
