@@ -20,7 +20,7 @@
 namespace pf {
 
 struct GradcheckOptions {
-  double eps = 1e-6;         // central-difference step
+  double eps = 1e-5;         // central-difference step (error ~ eps^2 f''' + 1e-16 |f| / eps)
   double tolerance = 1e-6;   // pass if every input's max relative error is at most this
   // Relative error of one element: |analytic - numeric| / max(|analytic|, |numeric|, floor), with
   // floor = floor_fraction * (largest |numeric| of that input) + floor_absolute, so elements

@@ -1,0 +1,48 @@
+// Training progress: a one-line bar on a terminal (step, loss, tokens/s, ETA), plain log lines
+// otherwise, and a JSON-lines log of the curve for plots and comparisons.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+
+namespace pf::examples {
+
+class ProgressReporter {
+ public:
+  // total_steps = 0 when training is bounded by time instead; budget_seconds = 0 when by steps.
+  ProgressReporter(std::size_t total_steps, double budget_seconds, std::size_t log_every);
+  // Called once per training step.
+  void update(std::size_t step, double loss, double tokens_per_second, double elapsed_seconds);
+  // A line that must not be overwritten by the bar (evaluations, checkpoints, warnings).
+  void message(const std::string& line);
+  void finish();
+
+ private:
+  std::size_t total_steps_, log_every_;
+  double budget_seconds_;
+  bool terminal_;
+  bool bar_shown_ = false;
+};
+
+// Appends one JSON object per line to a file; opened in append mode so a resumed run continues
+// the same curve. Values are numbers; keys are written in the order given.
+class JsonlLog {
+ public:
+  JsonlLog() = default;
+  explicit JsonlLog(const std::string& path, bool append);
+  ~JsonlLog();
+  JsonlLog(const JsonlLog&) = delete;
+  JsonlLog& operator=(const JsonlLog&) = delete;
+  void write(const std::string& kind, std::initializer_list<std::pair<const char*, double>> fields);
+  bool is_open() const { return file_ != nullptr; }
+
+ private:
+  std::FILE* file_ = nullptr;
+};
+
+// "1h02m", "3m05s", "12s"
+std::string format_duration(double seconds);
+
+}  // namespace pf::examples
