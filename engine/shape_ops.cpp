@@ -19,6 +19,15 @@ std::size_t normalize_axis(int axis, const Shape& shape, const char* op) {
   return static_cast<std::size_t>(a);
 }
 
+Shape unravel_index(std::size_t index, const Shape& shape) {
+  Shape coord(shape.size());
+  for (std::size_t k = shape.size(); k-- > 0;) {
+    coord[k] = shape[k] ? index % shape[k] : 0;
+    index = shape[k] ? index / shape[k] : 0;
+  }
+  return coord;
+}
+
 namespace {
 
 // Row-major strides of a contiguous array.

@@ -12,6 +12,8 @@ namespace pf {
 
 // An axis in [-rank, rank) as an index in [0, rank); throws naming `op`, the axis and the shape.
 std::size_t normalize_axis(int axis, const Shape& shape, const char* op);
+// The coordinates of row-major flat index `index` in `shape` (for error messages: "[1,2]").
+Shape unravel_index(std::size_t index, const Shape& shape);
 
 // Same values in row-major order, new shape of equal size.
 template <class T> Tensor<T> reshape(const Tensor<T>& a, const Shape& shape);
