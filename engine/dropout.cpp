@@ -14,17 +14,20 @@ Tensor<T> dropout(const Tensor<T>& x, double p, Rng& rng, bool training) {
     throw std::invalid_argument(fmt::format("dropout: p must be in [0, 1), got {}", p));
   if (!training || p == 0.0) return x;
   const T scale = static_cast<T>(1.0 / (1.0 - p));
-  // keep iff uniform >= p, with uniform = (u64 >> 11) * 2^-53, compared in integers.
-  const std::uint64_t threshold = static_cast<std::uint64_t>(p * 0x1.0p53);
+  // Each 64-bit draw decides two elements, one 32-bit half each: keep iff half >= p 2^32.
+  const std::uint64_t threshold = static_cast<std::uint64_t>(p * 0x1.0p32);
+  const std::size_t n = x.numel();
   Mask keep = empty_array<std::uint8_t>(x.shape());
+  std::uint8_t* pk = keep.data();
+  for (std::size_t i = 0; i < n; i += 2) {
+    const std::uint64_t bits = rng.next_u64();
+    pk[i] = (bits >> 32) >= threshold;
+    if (i + 1 < n) pk[i + 1] = (bits & 0xffffffffu) >= threshold;
+  }
   Array<T> out = empty_array<T>(x.shape());
   const T* px = x.data();
   T* py = out.data();
-  std::uint8_t* pk = keep.data();
-  for (std::size_t i = 0, n = x.numel(); i < n; ++i) {
-    pk[i] = (rng.next_u64() >> 11) >= threshold;
-    py[i] = pk[i] ? px[i] * scale : T(0);
-  }
+  for (std::size_t i = 0; i < n; ++i) py[i] = px[i] * (scale * static_cast<T>(pk[i]));
   if (!needs_grad<T>({&x})) return Tensor<T>(std::move(out));
   auto nx = x.node();
   return make_result<T>(std::move(out), "dropout", {x},
@@ -32,7 +35,7 @@ Tensor<T> dropout(const Tensor<T>& x, double p, Rng& rng, bool training) {
     T* dx = nx->grad_buffer().data();
     const T* pg = g.data();
     const std::uint8_t* pk = keep.data();
-    for (std::size_t i = 0, n = g.size(); i < n; ++i) dx[i] += pk[i] ? pg[i] * scale : T(0);
+    for (std::size_t i = 0, n = g.size(); i < n; ++i) dx[i] += pg[i] * (scale * static_cast<T>(pk[i]));
   });
 }
 

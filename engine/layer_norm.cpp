@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/row_math.hpp"
+
 namespace pf {
 
 // Per row of D (x [N, D] after flattening the leading axes):
@@ -37,13 +39,11 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>
   for (std::size_t r = 0; r < N; ++r) {
     const T* xr = x.data() + r * D;
     T* yr = out.data() + r * D;
-    T s = 0;
-    for (std::size_t c = 0; c < D; ++c) s += xr[c];
-    const T mu = s * inv_d;
-    T v = 0;  // two passes: var from centred values, no cancellation
-    for (std::size_t c = 0; c < D; ++c) v += (xr[c] - mu) * (xr[c] - mu);
-    const T rs = T(1) / std::sqrt(v * inv_d + static_cast<T>(eps));
-    for (std::size_t c = 0; c < D; ++c) yr[c] = (xr[c] - mu) * rs * pg[c] + pb[c];
+    const T mu = detail::row_sum(xr, D) * inv_d;
+    // Two passes (var from the centred values, held in y for now): no cancellation.
+    for (std::size_t c = 0; c < D; ++c) yr[c] = xr[c] - mu;
+    const T rs = T(1) / std::sqrt(detail::row_dot(yr, yr, D) * inv_d + static_cast<T>(eps));
+    for (std::size_t c = 0; c < D; ++c) yr[c] = yr[c] * rs * pg[c] + pb[c];
     mean[r] = mu;
     rstd[r] = rs;
   }
@@ -57,27 +57,24 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>
     T* dbeta = nb->requires_grad ? nb->grad_buffer().data() : nullptr;
     const T* gam = ng->value.data();
     const T inv_d = T(1) / static_cast<T>(D);
-    std::vector<T> xhat(D);
+    std::vector<T> xhat(D), dxhat(D);
     for (std::size_t r = 0; r < N; ++r) {
       const T* xr = nx->value.data() + r * D;
       const T* gr = g.data() + r * D;
       const T mu = mean[r], rs = rstd[r];
-      T sum_dxhat = 0, sum_dxhat_xhat = 0;
       for (std::size_t c = 0; c < D; ++c) {
         xhat[c] = (xr[c] - mu) * rs;
-        const T dxhat = gr[c] * gam[c];
-        sum_dxhat += dxhat;
-        sum_dxhat_xhat += dxhat * xhat[c];
+        dxhat[c] = gr[c] * gam[c];
       }
       if (dgamma)
         for (std::size_t c = 0; c < D; ++c) dgamma[c] += gr[c] * xhat[c];
       if (dbeta)
         for (std::size_t c = 0; c < D; ++c) dbeta[c] += gr[c];
       if (dx) {
-        const T mean_dxhat = sum_dxhat * inv_d, mean_dxhat_xhat = sum_dxhat_xhat * inv_d;
+        const T mean_dxhat = detail::row_sum(dxhat.data(), D) * inv_d;
+        const T mean_dxhat_xhat = detail::row_dot(dxhat.data(), xhat.data(), D) * inv_d;
         T* dxr = dx + r * D;
-        for (std::size_t c = 0; c < D; ++c)
-          dxr[c] += rs * (gr[c] * gam[c] - mean_dxhat - xhat[c] * mean_dxhat_xhat);
+        for (std::size_t c = 0; c < D; ++c) dxr[c] += rs * (dxhat[c] - mean_dxhat - xhat[c] * mean_dxhat_xhat);
       }
     }
   });

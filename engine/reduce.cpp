@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/row_math.hpp"
 #include "engine/shape_ops.hpp"
 
 namespace pf {
@@ -53,10 +54,7 @@ Tensor<T> scaled_axis_sum(const Tensor<T>& a, int axis, bool keepdim, bool mean,
   T* y = out.data();
   if (v.inner == 1) {  // reducing the last (contiguous) axis: one dot-like loop per row
     for (std::size_t o = 0; o < v.outer; ++o) {
-      const T* row = x + o * v.n;
-      T acc = 0;
-      for (std::size_t k = 0; k < v.n; ++k) acc += row[k];
-      y[o] = acc * scale;
+      y[o] = detail::row_sum(x + o * v.n, v.n) * scale;
     }
   } else {  // add whole contiguous [inner] rows into the output row
     std::fill(out.begin(), out.end(), T(0));
@@ -75,6 +73,14 @@ Tensor<T> scaled_axis_sum(const Tensor<T>& a, int axis, bool keepdim, bool mean,
   return make_result<T>(std::move(out), op, {a}, [na, v, scale](const Array<T>& g, const Array<T>&) {
     T* ga = na->grad_buffer().data();
     const T* pg = g.data();
+    if (v.inner == 1) {  // one value spread over a contiguous row
+      for (std::size_t o = 0; o < v.outer; ++o) {
+        const T d = scale * pg[o];
+        T* dst = ga + o * v.n;
+        for (std::size_t k = 0; k < v.n; ++k) dst[k] += d;
+      }
+      return;
+    }
     for (std::size_t o = 0; o < v.outer; ++o) {
       const T* src = pg + o * v.inner;
       for (std::size_t k = 0; k < v.n; ++k) {

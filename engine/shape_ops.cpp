@@ -44,6 +44,48 @@ std::size_t span_numel(const Shape& shape, std::size_t from, std::size_t to) {
   return n;
 }
 
+// Calls f(out_index, in_index) for every element of permute(in, axes).
+// If the input's contiguous last axis stays last, the output is walked in order with a tight
+// inner loop. Otherwise reads along one axis are writes along another (a transpose): walk
+// 32 x 32 tiles of those two axes, so both sides stay in cache.
+template <class F>
+void for_each_permuted(const Shape& in_shape, const std::vector<std::size_t>& axes, F f) {
+  const std::size_t rank = in_shape.size();
+  const std::vector<std::size_t> in_strides = contiguous_strides(in_shape);
+  Shape out_shape(rank);
+  std::vector<std::size_t> gather(rank);
+  for (std::size_t i = 0; i < rank; ++i) {
+    out_shape[i] = in_shape[axes[i]];
+    gather[i] = in_strides[axes[i]];
+  }
+  const std::size_t a = rank ? rank - 1 : 0;  // the output's last axis
+  const std::size_t b = static_cast<std::size_t>(std::find(axes.begin(), axes.end(), a) - axes.begin());
+  if (rank < 2 || b == a || in_shape.back() == 1 || out_shape.back() == 1) {
+    detail::for_each_broadcast(out_shape, gather, std::vector<std::size_t>(rank, 0),
+                               [&](std::size_t i, std::size_t ia, std::size_t) { f(i, ia); });
+    return;
+  }
+  const std::vector<std::size_t> out_strides = contiguous_strides(out_shape);
+  Shape outer_shape;
+  std::vector<std::size_t> outer_out, outer_in;
+  for (std::size_t i = 0; i < rank; ++i)
+    if (i != a && i != b) {
+      outer_shape.push_back(out_shape[i]);
+      outer_out.push_back(out_strides[i]);
+      outer_in.push_back(gather[i]);
+    }
+  const std::size_t na = out_shape[a], nb = out_shape[b], out_b = out_strides[b], in_a = gather[a];
+  constexpr std::size_t tile = 32;
+  detail::for_each_broadcast(outer_shape, outer_out, outer_in, [&](std::size_t, std::size_t ob, std::size_t ib) {
+    for (std::size_t i0 = 0; i0 < nb; i0 += tile)
+      for (std::size_t j0 = 0; j0 < na; j0 += tile) {
+        const std::size_t i1 = std::min(i0 + tile, nb), j1 = std::min(j0 + tile, na);
+        for (std::size_t i = i0; i < i1; ++i)
+          for (std::size_t j = j0; j < j1; ++j) f(ob + i * out_b + j, ib + i + j * in_a);
+      }
+  });
+}
+
 std::string axes_str(const std::vector<std::size_t>& axes) {
   std::string s = "(";
   for (std::size_t i = 0; i < axes.size(); ++i) s += (i ? "," : "") + std::to_string(axes[i]);
@@ -66,30 +108,20 @@ Tensor<T> permute_impl(const Tensor<T>& a, const std::vector<std::size_t>& axes,
   if (!valid)
     throw std::invalid_argument(fmt::format("{}: axes {} are not a permutation of the {} axes of shape {}",
                                             op, axes_str(axes), rank, shape_str(in_shape)));
-  // Walk the output in order; the input index follows the permuted strides.
-  const std::vector<std::size_t> in_strides = contiguous_strides(in_shape);
   Shape out_shape(rank);
-  std::vector<std::size_t> gather_strides(rank);
-  for (std::size_t i = 0; i < rank; ++i) {
-    out_shape[i] = in_shape[axes[i]];
-    gather_strides[i] = in_strides[axes[i]];
-  }
-  const std::vector<std::size_t> unused(rank, 0);
+  for (std::size_t i = 0; i < rank; ++i) out_shape[i] = in_shape[axes[i]];
   Array<T> out = empty_array<T>(out_shape);
   {
     T* o = out.data();
     const T* x = a.data();
-    detail::for_each_broadcast(out_shape, gather_strides, unused,
-                               [&](std::size_t i, std::size_t ia, std::size_t) { o[i] = x[ia]; });
+    for_each_permuted(in_shape, axes, [&](std::size_t i, std::size_t ia) { o[i] = x[ia]; });
   }
   if (!needs_grad<T>({&a})) return Tensor<T>(std::move(out));
   auto na = a.node();
-  return make_result<T>(std::move(out), op, {a},
-                        [na, out_shape, gather_strides, unused](const Array<T>& g, const Array<T>&) {
+  return make_result<T>(std::move(out), op, {a}, [na, in_shape, axes](const Array<T>& g, const Array<T>&) {
     T* ga = na->grad_buffer().data();
     const T* pg = g.data();
-    detail::for_each_broadcast(out_shape, gather_strides, unused,
-                               [&](std::size_t i, std::size_t ia, std::size_t) { ga[ia] += pg[i]; });
+    for_each_permuted(in_shape, axes, [&](std::size_t i, std::size_t ia) { ga[ia] += pg[i]; });
   });
 }
 

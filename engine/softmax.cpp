@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/row_math.hpp"
 #include "engine/shape_ops.hpp"
 
 namespace pf {
@@ -27,20 +28,19 @@ Rows last_axis_rows(const Shape& shape, const char* op) {
   return r;
 }
 
+// y = exp(x - m) for one row; returns sum(y). With m = max(x) every exp is <= 1.
 template <class T>
-T row_max(const T* x, std::size_t n) {
-  T m = -std::numeric_limits<T>::infinity();
-  for (std::size_t c = 0; c < n; ++c) m = std::max(m, x[c]);
-  return m;
+T shifted_exp(const T* x, T m, T* y, std::size_t n) {
+  for (std::size_t c = 0; c < n; ++c) y[c] = x[c] - m;
+  detail::exp_nonpositive_inplace(y, n);
+  return detail::row_sum(y, n);
 }
 
-// log sum_c exp(x_c), shifted by the row max so no exp overflows.
+// log sum_c exp(x_c), shifted by the row max so no exp overflows; `scratch` holds n values.
 template <class T>
-T row_logsumexp(const T* x, std::size_t n) {
-  const T m = row_max(x, n);
-  T s = 0;
-  for (std::size_t c = 0; c < n; ++c) s += std::exp(x[c] - m);
-  return m + std::log(s);
+T row_logsumexp(const T* x, T* scratch, std::size_t n) {
+  const T m = detail::row_max(x, n);
+  return m + std::log(shifted_exp(x, m, scratch, n));
 }
 
 }  // namespace
@@ -54,10 +54,7 @@ Tensor<T> softmax(const Tensor<T>& a) {
   for (std::size_t r = 0; r < rows.count; ++r) {
     const T* x = a.data() + r * rows.width;
     T* y = out.data() + r * rows.width;
-    const T m = row_max(x, rows.width);
-    T s = 0;
-    for (std::size_t c = 0; c < rows.width; ++c) s += (y[c] = std::exp(x[c] - m));
-    const T inv = T(1) / s;
+    const T inv = T(1) / shifted_exp(x, detail::row_max(x, rows.width), y, rows.width);
     for (std::size_t c = 0; c < rows.width; ++c) y[c] *= inv;
   }
   if (!needs_grad<T>({&a})) return Tensor<T>(std::move(out));
@@ -68,8 +65,7 @@ Tensor<T> softmax(const Tensor<T>& a) {
       const std::size_t at = r * rows.width;
       const T* gr = g.data() + at;
       const T* y = out.data() + at;
-      T dot = 0;
-      for (std::size_t c = 0; c < rows.width; ++c) dot += gr[c] * y[c];
+      const T dot = detail::row_dot(gr, y, rows.width);
       for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += y[c] * (gr[c] - dot);
     }
   });
@@ -83,20 +79,21 @@ Tensor<T> log_softmax(const Tensor<T>& a) {
   for (std::size_t r = 0; r < rows.count; ++r) {
     const T* x = a.data() + r * rows.width;
     T* y = out.data() + r * rows.width;
-    const T lse = row_logsumexp(x, rows.width);
+    const T lse = row_logsumexp(x, y, rows.width);  // y is scratch until overwritten below
     for (std::size_t c = 0; c < rows.width; ++c) y[c] = x[c] - lse;
   }
   if (!needs_grad<T>({&a})) return Tensor<T>(std::move(out));
   auto na = a.node();
   return make_result<T>(std::move(out), "log_softmax", {a}, [na, rows](const Array<T>& g, const Array<T>& out) {
     T* dx = na->grad_buffer().data();
+    std::vector<T> p(rows.width);  // softmax of the row
     for (std::size_t r = 0; r < rows.count; ++r) {
       const std::size_t at = r * rows.width;
       const T* gr = g.data() + at;
-      const T* y = out.data() + at;
-      T total = 0;
-      for (std::size_t c = 0; c < rows.width; ++c) total += gr[c];
-      for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += gr[c] - std::exp(y[c]) * total;
+      std::copy(out.data() + at, out.data() + at + rows.width, p.begin());
+      detail::exp_nonpositive_inplace(p.data(), rows.width);
+      const T total = detail::row_sum(gr, rows.width);
+      for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += gr[c] - p[c] * total;
     }
   });
 }
@@ -123,14 +120,14 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Indices& targets, std::in
           "cross_entropy: target {} at position {} is out of range for {} classes (ignore_index {})",
           t[r], shape_str(unravel_index(r, row_shape)), classes, ignore_index));
 
-  std::vector<T> lse(rows.count, T(0));
+  std::vector<T> lse(rows.count, T(0)), scratch(rows.width);
   std::vector<std::int64_t> kept_targets(t, t + rows.count);
   double total = 0;
   std::size_t count = 0;
   for (std::size_t r = 0; r < rows.count; ++r) {
     if (t[r] == ignore_index) continue;
     const T* x = logits.data() + r * rows.width;
-    lse[r] = row_logsumexp(x, rows.width);
+    lse[r] = row_logsumexp(x, scratch.data(), rows.width);
     total += static_cast<double>(lse[r] - x[t[r]]);
     ++count;
   }
@@ -143,11 +140,14 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Indices& targets, std::in
     T* dx = nx->grad_buffer().data();  // zero on ignored rows
     if (count == 0) return;
     const T scale = g.data()[0] / static_cast<T>(count);
+    std::vector<T> p(rows.width);  // softmax of the row
     for (std::size_t r = 0; r < rows.count; ++r) {
       if (kept_targets[r] == ignore_index) continue;
       const std::size_t at = r * rows.width;
       const T* x = nx->value.data() + at;
-      for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += scale * std::exp(x[c] - lse[r]);
+      for (std::size_t c = 0; c < rows.width; ++c) p[c] = x[c] - lse[r];
+      detail::exp_nonpositive_inplace(p.data(), rows.width);
+      for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += scale * p[c];
       dx[at + static_cast<std::size_t>(kept_targets[r])] -= scale;
     }
   });

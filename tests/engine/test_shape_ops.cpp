@@ -56,6 +56,26 @@ TEST_CASE("permute and transpose: gradcheck", "[engine][shape_ops][gradcheck]") 
   require_gradcheck([](const Vec& in) { return transpose(in[0], 0, 1); }, {m});
 }
 
+TEST_CASE("permute of large axes (tiled walk) matches xtensor, forward and backward", "[engine][shape_ops]") {
+  auto a = random_tensor({3, 70, 45}, 17);
+  for (const std::vector<std::size_t>& perm :
+       {std::vector<std::size_t>{0, 2, 1}, std::vector<std::size_t>{2, 1, 0}, std::vector<std::size_t>{2, 0, 1},
+        std::vector<std::size_t>{1, 0, 2}}) {
+    INFO("perm " << perm[0] << perm[1] << perm[2]);
+    auto x = Tensor<double>(a.value(), true);
+    auto y = permute(x, perm);
+    Array<double> want = xt::transpose(a.value(), perm);
+    require_same(y.value(), want);
+    // backward of a permutation is the inverse permutation of the seed
+    Array<double> seed = test::random_tensor(y.shape(), 18).value();
+    y.backward(seed);
+    std::vector<std::size_t> inverse(3);
+    for (std::size_t i = 0; i < 3; ++i) inverse[perm[i]] = i;
+    Array<double> want_grad = xt::transpose(seed, inverse);
+    require_same(x.grad(), want_grad);
+  }
+}
+
 TEST_CASE("slice matches an xtensor view on every axis", "[engine][shape_ops]") {
   auto a = random_tensor({3, 4, 5}, 7);
   Array<double> s0 = xt::view(a.value(), xt::range(1, 3), xt::all(), xt::all());
