@@ -32,7 +32,7 @@ Rows last_axis_rows(const Shape& shape, const char* op) {
 template <class T>
 T shifted_exp(const T* x, T m, T* y, std::size_t n) {
   for (std::size_t c = 0; c < n; ++c) y[c] = x[c] - m;
-  detail::exp_nonpositive_inplace(y, n);
+  detail::exp_inplace(y, n);
   return detail::row_sum(y, n);
 }
 
@@ -91,7 +91,7 @@ Tensor<T> log_softmax(const Tensor<T>& a) {
       const std::size_t at = r * rows.width;
       const T* gr = g.data() + at;
       std::copy(out.data() + at, out.data() + at + rows.width, p.begin());
-      detail::exp_nonpositive_inplace(p.data(), rows.width);
+      detail::exp_inplace(p.data(), rows.width);
       const T total = detail::row_sum(gr, rows.width);
       for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += gr[c] - p[c] * total;
     }
@@ -146,7 +146,7 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Indices& targets, std::in
       const std::size_t at = r * rows.width;
       const T* x = nx->value.data() + at;
       for (std::size_t c = 0; c < rows.width; ++c) p[c] = x[c] - lse[r];
-      detail::exp_nonpositive_inplace(p.data(), rows.width);
+      detail::exp_inplace(p.data(), rows.width);
       for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += scale * p[c];
       dx[at + static_cast<std::size_t>(kept_targets[r])] -= scale;
     }
