@@ -57,6 +57,30 @@ double Rng::normal() {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
+std::string rng_state_to_string(const Rng::State& state) {
+  return std::to_string(state[0]) + "," + std::to_string(state[1]) + "," + std::to_string(state[2]) + "," +
+         std::to_string(state[3]);
+}
+
+Rng::State rng_state_from_string(const std::string& text) {
+  Rng::State state{};
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    const std::size_t end = text.find(',', pos);
+    const std::string word = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    const bool last = i == 3;
+    if (word.empty() || word.find_first_not_of("0123456789") != std::string::npos || (last != (end == std::string::npos)))
+      throw std::invalid_argument("rng state: expected four comma-separated unsigned integers, got '" + text + "'");
+    try {
+      state[i] = std::stoull(word);
+    } catch (const std::exception&) {
+      throw std::invalid_argument("rng state: number out of range in '" + text + "'");
+    }
+    pos = end + 1;
+  }
+  return state;
+}
+
 template <class T>
 Array<T> randn_array(const Shape& shape, Rng& rng, T stddev) {
   Array<T> a = empty_array<T>(shape);

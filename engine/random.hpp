@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "engine/tensor.hpp"
 
@@ -30,6 +31,11 @@ class Rng {
  private:
   State s_{};
 };
+
+// "w0,w1,w2,w3" in decimal, for checkpoint metadata; the parse throws std::invalid_argument
+// naming the text if it is not four unsigned 64-bit numbers.
+std::string rng_state_to_string(const Rng::State& state);
+Rng::State rng_state_from_string(const std::string& text);
 
 // Arrays / tensors of random numbers.
 template <class T>
