@@ -1,0 +1,82 @@
+#include "layers/module_io.hpp"
+
+#include <set>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace pf {
+
+template <class T>
+void save_module(const Module<T>& module, const std::string& path, const Metadata& metadata) {
+  save_safetensors(path, module.named_state(), metadata);
+}
+
+template <class T>
+Metadata load_module(Module<T>& module, const std::string& path) {
+  const SafetensorsFile file = load_safetensors(path);
+  module.load_state(file.arrays<T>(), path);
+  return file.metadata;
+}
+
+template <class T>
+void save_checkpoint(const std::string& path, const Module<T>& module, const Optimizer<T>& optimizer,
+                     const Metadata& metadata) {
+  const NamedTensors<T> state = module.named_state();
+  const OptimizerState<T> opt = optimizer.export_state();
+  std::vector<TensorToSave> views;
+  std::set<std::string> names;
+  for (const auto& [name, tensor] : state) {
+    names.insert(name);
+    views.push_back(tensor_to_save(name, tensor.value()));
+  }
+  for (const auto& [name, array] : opt.arrays) {
+    if (!names.insert(name).second)
+      throw std::invalid_argument(fmt::format(
+          "save_checkpoint: '{}': optimizer entry '{}' has the name of a module tensor", path, name));
+    views.push_back(tensor_to_save(name, array));
+  }
+  Metadata all = metadata;
+  for (const auto& [key, value] : opt.scalars)
+    if (!all.emplace(key, value).second)
+      throw std::invalid_argument(
+          fmt::format("save_checkpoint: '{}': metadata key '{}' is reserved for the optimizer", path, key));
+  save_safetensors(path, views, all);
+}
+
+template <class T>
+Metadata load_checkpoint(const std::string& path, Module<T>& module, Optimizer<T>& optimizer) {
+  const SafetensorsFile file = load_safetensors(path);
+  const std::string prefix = optimizer.kind() + ".";
+  OptimizerState<T> opt;
+  NamedArrays<T> model;
+  for (const LoadedTensor& t : file.tensors) {
+    if (t.name.compare(0, prefix.size(), prefix) == 0) opt.arrays.emplace_back(t.name, t.as<T>());
+    else model.emplace_back(t.name, t.as<T>());
+  }
+  opt.scalars = file.metadata;
+  // Each of import_state and load_state checks everything before writing; if the module part
+  // fails after the optimizer took its state, put the optimizer back, so a bad file changes
+  // nothing.
+  const OptimizerState<T> previous = optimizer.export_state();
+  optimizer.import_state(opt, path);
+  try {
+    module.load_state(model, path);
+  } catch (...) {
+    optimizer.import_state(previous, "its previous state");
+    throw;
+  }
+  return file.metadata;
+}
+
+#define PF_INSTANTIATE(T)                                                                            \
+  template void save_module<T>(const Module<T>&, const std::string&, const Metadata&);              \
+  template Metadata load_module<T>(Module<T>&, const std::string&);                                 \
+  template void save_checkpoint<T>(const std::string&, const Module<T>&, const Optimizer<T>&,       \
+                                   const Metadata&);                                                \
+  template Metadata load_checkpoint<T>(const std::string&, Module<T>&, Optimizer<T>&);
+PF_INSTANTIATE(float)
+PF_INSTANTIATE(double)
+#undef PF_INSTANTIATE
+
+}  // namespace pf
