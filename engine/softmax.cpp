@@ -24,7 +24,7 @@ Rows last_axis_rows(const Shape& shape, const char* op) {
     throw std::invalid_argument(fmt::format("{}: needs at least one axis, got shape []", op));
   Rows r;
   r.width = shape.back();
-  r.count = r.width ? shape_numel(shape) / r.width : 0;
+  r.count = shape_numel(Shape(shape.begin(), shape.end() - 1));  // rows may be empty (C = 0)
   return r;
 }
 

@@ -179,4 +179,6 @@ TEST_CASE("softmax family: errors name the op and the values", "[engine][softmax
                           Catch::Contains("[1,1]") && Catch::Contains("5 classes"));
   REQUIRE_THROWS_WITH(cross_entropy(x, make_indices({2, 3}, {0, -3, 0, 0, 0, 0})),
                       Catch::Contains("target -3") && Catch::Contains("[0,1]"));
+  REQUIRE_THROWS_WITH(cross_entropy(Tensor<double>::zeros({2, 0}), make_indices({2}, {-100, 0})),
+                      Catch::Contains("target 0") && Catch::Contains("0 classes"));
 }
