@@ -102,8 +102,9 @@ TEST_CASE("softmax family is stable on logits around 1e3", "[engine][softmax][nu
   auto lf = cross_entropy(xf, targets);
   CHECK(std::isfinite(lf.item()));
   CHECK(lf.item() == Approx(loss.item()).epsilon(1e-6));
-  for (float v : softmax(xf).value()) CHECK(std::isfinite(v));
-  for (float v : log_softmax(xf).value()) CHECK(std::isfinite(v));
+  const auto sf = softmax(xf), lsf = log_softmax(xf);  // keep the tensors alive while iterating
+  for (float v : sf.value()) CHECK(std::isfinite(v));
+  for (float v : lsf.value()) CHECK(std::isfinite(v));
 }
 
 TEST_CASE("cross_entropy: gradcheck and composite twin", "[engine][softmax][cross_entropy][gradcheck]") {
