@@ -70,6 +70,9 @@ int main(int argc, char** argv) {
   // The floor: a copy of the same bytes through the tape (mul by 1 reads x, writes y).
   const Fn copy = [](const Tensor<float>& t) { return t * 1.0f; };
   run("permute_0_2_1", x, [](const Tensor<float>& t) { return permute(t, {0, 2, 1}); }, "copy", copy, repeats);
+  // multi-head split [B, L, H, d] -> [B, H, L, d] with H = 4, d = 32: contiguous rows of d
+  run("permute_heads", reshape(x, {16, 256, 4, 32}),
+      [](const Tensor<float>& t) { return permute(t, {0, 2, 1, 3}); }, "copy", copy, repeats);
   run("transpose_0_1", x, [](const Tensor<float>& t) { return transpose(t, 0, 1); }, "copy", copy, repeats);
   run("slice_mid", x, [](const Tensor<float>& t) { return slice(t, 1, 64, 192); }, "copy", copy, repeats);
   run("concat_self", x, [](const Tensor<float>& t) { return concat<float>({t, t}, -1); }, "copy", copy, repeats);
