@@ -1,0 +1,201 @@
+// Attention speed and memory: exact softmax attention vs FAVOR+ (bidirectional, causal per-token,
+// causal chunked), forward and forward+backward, one JSON object per line.
+//
+//   ./bench/attention_bench [--threads 2] [--max-len 16384] [--reps 3] [--chunk-scan]
+//
+// Shapes: B=1, H=8, d=64, M=256 positive (FAVOR+) features with orthogonal projections, float32.
+// FAVOR rows include both feature maps (queries row-stabilised, keys slice-stabilised), so the
+// comparison with exact attention is end to end from q, k, v. Times are the minimum over reps.
+// peak_bytes: the pool's peak of live tensor bytes during one forward+backward, minus the live
+// bytes before it (inputs and the projection are excluded; their gradients are included).
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "engine/blas.hpp"
+#include "engine/memory.hpp"
+#include "engine/random.hpp"
+#include "layers/exact_attention.hpp"
+#include "layers/favor_attention.hpp"
+#include "layers/feature_maps.hpp"
+#include "layers/random_projection.hpp"
+
+using namespace pf;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Config {
+  int threads = 2;
+  std::size_t max_len = 16384;
+  int reps = 3;
+  bool chunk_scan = false;
+  std::string only;      // run one impl (plus nothing else) when set
+  std::size_t len = 0;   // run one length when set
+  std::size_t batch = 1, heads = 8, d = 64, m = 256;
+};
+
+struct Measurement {
+  double fwd_s = 1e300, fwdbwd_s = 1e300;
+  std::size_t peak_bytes = 0;
+};
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+using AttentionFn = std::function<Tensor<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>&)>;
+
+Measurement measure(const AttentionFn& fn, std::size_t len, const Config& cfg) {
+  Rng rng(len);
+  const Shape shape{cfg.batch, cfg.heads, len, cfg.d};
+  auto q = randn<float>(shape, rng, 1.0f, true), k = randn<float>(shape, rng, 1.0f, true);
+  auto v = randn<float>(shape, rng, 1.0f, true);
+  const Array<float> seed = randn_array<float>(shape, rng);
+  Measurement best;
+  for (int rep = 0; rep < cfg.reps; ++rep) {
+    auto t0 = Clock::now();
+    { fn(q, k, v); }  // forward with the tape recorded (as in training), then dropped
+    best.fwd_s = std::min(best.fwd_s, seconds_since(t0));
+    q.zero_grad(), k.zero_grad(), v.zero_grad();
+    const std::size_t baseline = memory_stats().live_bytes;
+    reset_peak_memory();
+    t0 = Clock::now();
+    {
+      Tensor<float> out = fn(q, k, v);
+      out.backward(seed);
+    }
+    best.fwdbwd_s = std::min(best.fwdbwd_s, seconds_since(t0));
+    best.peak_bytes = std::max(best.peak_bytes, memory_stats().peak_live_bytes - baseline);
+  }
+  return best;
+}
+
+void print(const std::string& impl, std::size_t len, const Config& cfg, const Measurement& r, std::size_t chunk = 0,
+           const std::string& note = "") {
+  std::string extra;
+  if (chunk) extra += fmt::format(",\"chunk\":{}", chunk);
+  if (!note.empty()) extra += fmt::format(",\"note\":\"{}\"", note);
+  const double tokens = double(cfg.batch * len);
+  fmt::print(
+      "{{\"bench\":\"attention\",\"impl\":\"{}\",\"kernel\":\"{}\",\"L\":{},\"M\":{},\"d\":{},\"heads\":{},"
+      "\"batch\":{},\"threads\":{},\"fwd_s\":{:.6g},\"fwdbwd_s\":{:.6g},\"peak_bytes\":{},"
+      "\"fwdbwd_us_per_token\":{:.4g}{}}}\n",
+      impl, impl == "exact" ? "softmax" : "positive", len, impl == "exact" ? 0 : cfg.m, cfg.d, cfg.heads, cfg.batch,
+      cfg.threads, r.fwd_s, r.fwdbwd_s, r.peak_bytes, 1e6 * r.fwdbwd_s / tokens, extra);
+  std::fflush(stdout);
+}
+
+void print_skip(const std::string& impl, std::size_t len, const Config& cfg, const std::string& why) {
+  fmt::print(
+      "{{\"bench\":\"attention\",\"impl\":\"{}\",\"kernel\":\"softmax\",\"L\":{},\"M\":0,\"d\":{},\"heads\":{},"
+      "\"batch\":{},\"threads\":{},\"skipped\":true,\"reason\":\"{}\"}}\n",
+      impl, len, cfg.d, cfg.heads, cfg.batch, cfg.threads, why);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "{} needs a value\n", a);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--threads") cfg.threads = std::atoi(next());
+    else if (a == "--max-len") cfg.max_len = std::strtoull(next(), nullptr, 10);
+    else if (a == "--reps") cfg.reps = std::atoi(next());
+    else if (a == "--chunk-scan") cfg.chunk_scan = true;
+    else if (a == "--impl") cfg.only = next();
+    else if (a == "--len") cfg.len = std::strtoull(next(), nullptr, 10);
+    else {
+      fmt::print(stderr, "usage: attention_bench [--threads N] [--max-len L] [--reps R] [--chunk-scan] [--impl NAME --len L]\n");
+      return a == "--help" ? 0 : 2;
+    }
+  }
+  set_blas_threads(cfg.threads);
+  tune_malloc_for_reuse();
+  RandomProjection<float> projection({cfg.m, cfg.d, ProjectionKind::orthogonal, RowNorm::chi}, 7);
+  const Tensor<float> w = projection.matrix();
+  const double eps = 1e-4;
+  auto favor = [&](auto attention) -> AttentionFn {
+    return [&, attention](const Tensor<float>& q, const Tensor<float>& k, const Tensor<float>& v) {
+      return attention(positive_features(q, w, Stabiliser::row_max, eps),
+                       positive_features(k, w, Stabiliser::slice_max, eps), v);
+    };
+  };
+  const AttentionFn bidir = favor([](auto q, auto k, auto v) { return favor_bidirectional(q, k, v); });
+  const AttentionFn causal = favor([](auto q, auto k, auto v) { return favor_causal(q, k, v); });
+  auto chunked_with = [&](std::size_t c) {
+    return favor([c](auto q, auto k, auto v) { return favor_causal_chunked(q, k, v, nullptr, c); });
+  };
+  const AttentionFn exact = [](const Tensor<float>& q, const Tensor<float>& k, const Tensor<float>& v) {
+    return exact_attention(q, k, v, false);
+  };
+
+  if (cfg.chunk_scan) {
+    for (std::size_t len : {1024, 4096})
+      for (std::size_t c : {16, 32, 64, 128, 256}) print("favor_causal_chunked", len, cfg, measure(chunked_with(c), len, cfg), c);
+    return 0;
+  }
+  if (!cfg.only.empty()) {
+    const std::size_t len = cfg.len ? cfg.len : 4096;
+    const std::map<std::string, AttentionFn> impls = {{"exact", exact},
+                                                      {"favor_bidir", bidir},
+                                                      {"favor_causal", causal},
+                                                      {"favor_causal_chunked", chunked_with(kFavorDefaultChunk)}};
+    if (!impls.count(cfg.only)) {
+      fmt::print(stderr, "unknown impl {}\n", cfg.only);
+      return 2;
+    }
+    print(cfg.only, len, cfg, measure(impls.at(cfg.only), len, cfg));
+    return 0;
+  }
+  std::map<std::pair<std::string, std::size_t>, Measurement> results;
+  for (std::size_t len = 256; len <= cfg.max_len; len *= 2) {
+    if (len <= 8192) {
+      Config c = cfg;
+      if (len >= 4096) c.reps = 1;  // seconds per run already
+      results[{"exact", len}] = measure(exact, len, c);
+      print("exact", len, c, results[{"exact", len}]);
+    } else {
+      print_skip("exact", len, cfg, "O(L^2): about 4x the L/2 time (~1 min fwd+bwd at 16384); skipped");
+    }
+    results[{"favor_bidir", len}] = measure(bidir, len, cfg);
+    print("favor_bidir", len, cfg, results[{"favor_bidir", len}]);
+    results[{"favor_causal", len}] = measure(causal, len, cfg);
+    print("favor_causal", len, cfg, results[{"favor_causal", len}]);
+    results[{"favor_causal_chunked", len}] = measure(chunked_with(kFavorDefaultChunk), len, cfg);
+    print("favor_causal_chunked", len, cfg, results[{"favor_causal_chunked", len}], kFavorDefaultChunk);
+  }
+  // The targets, as ratios from this run.
+  const std::size_t ref = 4096;
+  if (results.count({"favor_bidir", ref})) {
+    const auto& b = results[{"favor_bidir", ref}];
+    const auto& c = results[{"favor_causal_chunked", ref}];
+    const auto& t = results[{"favor_causal", ref}];
+    const auto& e = results[{"exact", ref}];
+    auto per_token = [&](const char* impl, std::size_t len) { return results[{impl, len}].fwdbwd_s / double(len); };
+    const std::size_t top = std::min<std::size_t>(cfg.max_len, 16384);
+    fmt::print(
+        "{{\"bench\":\"attention_targets\",\"L\":{},\"chunked_over_bidir_fwdbwd\":{:.3f},"
+        "\"per_token_over_bidir_fwdbwd\":{:.3f},\"chunked_over_bidir_peak\":{:.3f},"
+        "\"per_token_over_bidir_peak\":{:.3f},\"exact_over_bidir_fwdbwd\":{:.2f},"
+        "\"exact_over_chunked_fwdbwd\":{:.2f},\"bidir_per_token_time_{}_over_1024\":{:.3f},"
+        "\"chunked_per_token_time_{}_over_1024\":{:.3f}}}\n",
+        ref, c.fwdbwd_s / b.fwdbwd_s, t.fwdbwd_s / b.fwdbwd_s, double(c.peak_bytes) / b.peak_bytes,
+        double(t.peak_bytes) / b.peak_bytes, e.fwdbwd_s / b.fwdbwd_s, e.fwdbwd_s / c.fwdbwd_s, top,
+        per_token("favor_bidir", top) / per_token("favor_bidir", 1024), top,
+        per_token("favor_causal_chunked", top) / per_token("favor_causal_chunked", 1024));
+  }
+  return 0;
+}
