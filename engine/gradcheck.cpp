@@ -64,14 +64,21 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor<double>
     Array<double> numeric = empty_array<double>(xs[i].shape());
     {
       NoGradGuard no_grad;
+      const double h = options.eps;
+      auto at = [&](std::size_t j, double x) {
+        value.data()[j] = x;
+        return weighted_sum(f(xs), weights);
+      };
       for (std::size_t j = 0; j < value.size(); ++j) {
         const double saved = value.data()[j];
-        value.data()[j] = saved + options.eps;
-        const double plus = weighted_sum(f(xs), weights);
-        value.data()[j] = saved - options.eps;
-        const double minus = weighted_sum(f(xs), weights);
+        const double d1 = at(j, saved + h) - at(j, saved - h);
+        if (options.four_point) {
+          const double d2 = at(j, saved + 2 * h) - at(j, saved - 2 * h);
+          numeric.data()[j] = (8 * d1 - d2) / (12 * h);
+        } else {
+          numeric.data()[j] = d1 / (2 * h);
+        }
         value.data()[j] = saved;
-        numeric.data()[j] = (plus - minus) / (2 * options.eps);
       }
     }
     double scale = 0;
