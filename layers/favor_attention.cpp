@@ -1,7 +1,10 @@
 #include "layers/favor_attention.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <thread>
+#include <vector>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -10,6 +13,7 @@
 #include "engine/elementwise.hpp"
 #include "engine/matmul.hpp"
 #include "engine/reduce.hpp"
+#include "engine/row_math.hpp"
 #include "engine/shape_ops.hpp"
 
 namespace pf {
@@ -56,6 +60,29 @@ FavorPlan plan_favor(const char* op, const Shape& qs, const Shape& ks, const Sha
     p.slices_per_mask_row = p.slices / std::max<std::size_t>(shape_numel(mlead), 1);
   }
   return p;
+}
+
+// Runs fn(slice) for every slice, spread over blas_threads() workers; inside, BLAS runs on one
+// thread (slices are the natural parallel unit: the per-token loops have no BLAS threading, and
+// a block's small GEMMs thread poorly). Slices write disjoint memory.
+template <class F>
+void for_each_slice(std::size_t slices, F fn) {
+  const std::size_t workers = std::min<std::size_t>(std::max(blas_threads(), 1), slices);
+  if (workers <= 1) {
+    for (std::size_t s = 0; s < slices; ++s) fn(s);
+    return;
+  }
+  const int previous = blas_threads();
+  set_blas_threads(1);
+  std::atomic<std::size_t> next{0};
+  auto run = [&] {
+    for (std::size_t s; (s = next.fetch_add(1)) < slices;) fn(s);
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(run);
+  run();
+  for (auto& th : pool) th.join();
+  set_blas_threads(previous);
 }
 
 template <class T>
@@ -156,15 +183,15 @@ Tensor<T> favor_bidirectional(const Tensor<T>& q, const Tensor<T>& k, const Tens
   Array<T> out = empty_array<T>(p.out_shape);
   Array<T> den = empty_array<T>({p.slices, p.len});
   Array<T> s1 = empty_array<T>({p.slices, p.features, p.dv1});
-  Array<T> o1 = empty_array<T>({p.len, p.dv1});
-  SliceInputs<T> in;
-  for (std::size_t s = 0; s < p.slices && L > 0; ++s) {
+  if (L > 0) for_each_slice(p.slices, [&](std::size_t s) {
+    Array<T> o1 = empty_array<T>({p.len, p.dv1});
+    SliceInputs<T> in;
     in.load(p, q, k, v, s);
     T* s1s = s1.data() + s * p.features * p.dv1;
     gemm<T>(true, false, M, dv1, L, T(1), in.k, M, in.v1.data(), dv1, T(0), s1s, dv1);
     gemm<T>(false, false, L, dv1, M, T(1), in.q, M, s1s, dv1, T(0), o1.data(), dv1);
     finish_rows(o1.data(), p.len, p, out.data() + s * p.len * p.dv, den.data() + s * p.len);
-  }
+  });
   if (!needs_grad<T>({&q, &k, &v})) return Tensor<T>(std::move(out));
   auto nq = q.node(), nk = k.node(), nv = v.node();
   std::shared_ptr<Mask> mask = key_padding ? std::make_shared<Mask>(*key_padding) : nullptr;
@@ -175,21 +202,21 @@ Tensor<T> favor_bidirectional(const Tensor<T>& q, const Tensor<T>& k, const Tens
     const int L = int(p.len), M = int(p.features), dv = int(p.dv), dv1 = int(p.dv1);
     if (L == 0) return;
     GradTargets<T> t(*nq, *nk, *nv);
-    Array<T> dnum1 = empty_array<T>({p.len, p.dv1});
-    Array<T> ds1 = empty_array<T>({p.features, p.dv1});
-    SliceInputs<T> in;
     const Tensor<T> qt(nq), kt(nk), vt(nv);
-    for (std::size_t s = 0; s < p.slices; ++s) {
+    for_each_slice(p.slices, [&](std::size_t s) {
+      Array<T> dnum1 = empty_array<T>({p.len, p.dv1});
+      Array<T> ds1 = empty_array<T>({p.features, p.dv1});
+      SliceInputs<T> in;
       in.load(pp, qt, kt, vt, s);
       const std::size_t lm = p.len * p.features, ld = p.len * p.dv;
       output_grads(g.data() + s * ld, out.data() + s * ld, den.data() + s * p.len, pp, dnum1.data());
       const T* s1s = s1.data() + s * p.features * p.dv1;
       if (t.dq) gemm<T>(false, true, L, M, dv1, T(1), dnum1.data(), dv1, s1s, dv1, T(1), t.dq + s * lm, M);
-      if (!t.dk && !t.dv) continue;
+      if (!t.dk && !t.dv) return;
       gemm<T>(true, false, M, dv1, L, T(1), in.q, M, dnum1.data(), dv1, T(0), ds1.data(), dv1);
       if (t.dk) gemm<T>(false, true, L, M, dv1, T(1), in.v1.data(), dv1, ds1.data(), dv1, T(1), t.dk + s * lm, M);
       if (t.dv) gemm<T>(false, false, L, dv, M, T(1), in.k, M, ds1.data(), dv1, T(1), t.dv + s * ld, dv);
-    }
+    });
   });
 }
 
@@ -204,12 +231,11 @@ Tensor<T> favor_causal(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& 
   const std::size_t M = p.features, dv1 = p.dv1;
   Array<T> out = empty_array<T>(p.out_shape);
   Array<T> den = empty_array<T>({p.slices, p.len});
-  Array<T> s1 = empty_array<T>({p.features, p.dv1});
-  Array<T> o1 = empty_array<T>({p.dv1});
-  SliceInputs<T> in;
-  for (std::size_t s = 0; s < p.slices; ++s) {
+  for_each_slice(p.slices, [&](std::size_t s) {
+    Array<T> s1 = filled_array<T>({p.features, p.dv1}, T(0));
+    Array<T> o1 = empty_array<T>({p.dv1});
+    SliceInputs<T> in;
     in.load(p, q, k, v, s);
-    std::fill(s1.begin(), s1.end(), T(0));
     for (std::size_t i = 0; i < p.len; ++i) {
       const T* qi = in.q + i * M;
       const T* ki = in.k + i * M;
@@ -226,7 +252,7 @@ Tensor<T> favor_causal(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& 
       }
       finish_rows(o, 1, p, out.data() + (s * p.len + i) * p.dv, den.data() + s * p.len + i);
     }
-  }
+  });
   if (!needs_grad<T>({&q, &k, &v})) return Tensor<T>(std::move(out));
   auto nq = q.node(), nk = k.node(), nv = v.node();
   std::shared_ptr<Mask> mask = key_padding ? std::make_shared<Mask>(*key_padding) : nullptr;
@@ -236,11 +262,11 @@ Tensor<T> favor_causal(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& 
     pp.mask = mask ? mask->data() : nullptr;
     const std::size_t M = p.features, dv = p.dv, dv1 = p.dv1;
     GradTargets<T> t(*nq, *nk, *nv);
-    Array<T> dnum1 = empty_array<T>({p.len, p.dv1});
-    Array<T> state = empty_array<T>({p.features, p.dv1});
-    SliceInputs<T> in;
     const Tensor<T> qt(nq), kt(nk), vt(nv);
-    for (std::size_t s = 0; s < p.slices; ++s) {
+    for_each_slice(p.slices, [&](std::size_t s) {
+      Array<T> dnum1 = empty_array<T>({p.len, p.dv1});
+      Array<T> state = empty_array<T>({p.features, p.dv1});
+      SliceInputs<T> in;
       in.load(pp, qt, kt, vt, s);
       const std::size_t lm = p.len * M, ld = p.len * dv;
       output_grads(g.data() + s * ld, out.data() + s * ld, den.data() + s * p.len, pp, dnum1.data());
@@ -254,12 +280,8 @@ Tensor<T> favor_causal(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& 
           for (std::size_t m = 0; m < M; ++m) {
             T* row = state.data() + m * dv1;
             const T km = ki[m];
-            T acc = 0;
-            for (std::size_t c = 0; c < dv1; ++c) {
-              row[c] += km * vi[c];
-              acc += row[c] * dn[c];
-            }
-            dqi[m] += acc;
+            for (std::size_t c = 0; c < dv1; ++c) row[c] += km * vi[c];
+            dqi[m] += detail::row_dot(row, dn, dv1);
           }
         }
       }
@@ -275,19 +297,15 @@ Tensor<T> favor_causal(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& 
           for (std::size_t m = 0; m < M; ++m) {
             T* row = state.data() + m * dv1;
             const T qm = qi[m], km = ki[m];
-            T acc = 0;
-            for (std::size_t c = 0; c < dv1; ++c) {
-              row[c] += qm * dn[c];
-              acc += row[c] * vi[c];
-            }
-            if (dki) dki[m] += acc;
+            for (std::size_t c = 0; c < dv1; ++c) row[c] += qm * dn[c];
+            if (dki) dki[m] += detail::row_dot(row, vi, dv1);
             if (dvi)
               for (std::size_t c = 0; c < dv; ++c) dvi[c] += km * row[c];
           }
         }
         zero_padded_rows(t.dk ? t.dk + s * lm : nullptr, pp.mask_row(s), p);
       }
-    }
+    });
   });
 }
 
@@ -317,13 +335,12 @@ Tensor<T> favor_causal_chunked(const Tensor<T>& q, const Tensor<T>& k, const Ten
   const std::size_t C = std::min(chunk, std::max<std::size_t>(p.len, 1));
   Array<T> out = empty_array<T>(p.out_shape);
   Array<T> den = empty_array<T>({p.slices, p.len});
-  Array<T> s1 = empty_array<T>({p.features, p.dv1});
-  Array<T> o1 = empty_array<T>({C, p.dv1});
-  Array<T> a = empty_array<T>({C, C});
-  SliceInputs<T> in;
-  for (std::size_t s = 0; s < p.slices; ++s) {
+  for_each_slice(p.slices, [&](std::size_t s) {
+    Array<T> s1 = filled_array<T>({p.features, p.dv1}, T(0));
+    Array<T> o1 = empty_array<T>({C, p.dv1});
+    Array<T> a = empty_array<T>({C, C});
+    SliceInputs<T> in;
     in.load(p, q, k, v, s);
-    std::fill(s1.begin(), s1.end(), T(0));
     for (std::size_t t0 = 0; t0 < p.len; t0 += C) {
       const int n = int(std::min(C, p.len - t0));
       const T* qb = in.q + t0 * M;
@@ -336,7 +353,7 @@ Tensor<T> favor_causal_chunked(const Tensor<T>& q, const Tensor<T>& k, const Ten
       gemm<T>(true, false, M, dv1, n, T(1), kb, M, vb, dv1, T(1), s1.data(), dv1);
       finish_rows(o1.data(), std::size_t(n), p, out.data() + (s * p.len + t0) * p.dv, den.data() + s * p.len + t0);
     }
-  }
+  });
   if (!needs_grad<T>({&q, &k, &v})) return Tensor<T>(std::move(out));
   auto nq = q.node(), nk = k.node(), nv = v.node();
   std::shared_ptr<Mask> mask = key_padding ? std::make_shared<Mask>(*key_padding) : nullptr;
@@ -346,13 +363,13 @@ Tensor<T> favor_causal_chunked(const Tensor<T>& q, const Tensor<T>& k, const Ten
     pp.mask = mask ? mask->data() : nullptr;
     const int M = int(p.features), dv = int(p.dv), dv1 = int(p.dv1);
     GradTargets<T> t(*nq, *nk, *nv);
-    Array<T> dnum1 = empty_array<T>({p.len, p.dv1});
-    Array<T> state = empty_array<T>({p.features, p.dv1});
-    Array<T> pm = empty_array<T>({C, C});
-    Array<T> a = empty_array<T>({C, C});
-    SliceInputs<T> in;
     const Tensor<T> qt(nq), kt(nk), vt(nv);
-    for (std::size_t s = 0; s < p.slices; ++s) {
+    for_each_slice(p.slices, [&](std::size_t s) {
+      Array<T> dnum1 = empty_array<T>({p.len, p.dv1});
+      Array<T> state = empty_array<T>({p.features, p.dv1});
+      Array<T> pm = empty_array<T>({C, C});
+      Array<T> a = empty_array<T>({C, C});
+      SliceInputs<T> in;
       in.load(pp, qt, kt, vt, s);
       const std::size_t lm = p.len * p.features, ld = p.len * p.dv;
       output_grads(g.data() + s * ld, out.data() + s * ld, den.data() + s * p.len, pp, dnum1.data());
@@ -396,7 +413,7 @@ Tensor<T> favor_causal_chunked(const Tensor<T>& q, const Tensor<T>& k, const Ten
         if (b > 0 && (t.dk || t.dv)) gemm<T>(true, false, M, dv1, n, T(1), qb, M, dnb, dv1, T(1), state.data(), dv1);
       }
       zero_padded_rows(t.dk ? t.dk + s * lm : nullptr, pp.mask_row(s), p);
-    }
+    });
   });
 }
 

@@ -25,8 +25,10 @@
 namespace pf {
 
 constexpr double kFavorDenominatorFloor = 1e-30;
-// Default block size of the chunked causal form, chosen by measurement (bench/attention_bench).
-constexpr std::size_t kFavorDefaultChunk = 64;
+// Default block size of the chunked causal form, chosen by measurement: attention_bench
+// --chunk-scan (B=1, H=8, d=64, M=256, float32, 2 threads) had C = 32 fastest or tied at L = 1024
+// and 4096 (C = 16 and 64 within noise, 128 ~1.3x and 256 ~1.6x slower at L = 4096).
+constexpr std::size_t kFavorDefaultChunk = 32;
 
 // Bidirectional: S1 = K'^T V1; [num, den] = Q' S1; out = num / den.
 template <class T>

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "engine/blas.hpp"
+#include "engine/simd.hpp"
 
 namespace pf {
 
@@ -138,6 +139,14 @@ void add_projection_grad(T* dx, const T* x, const Array<T>& b, const Array<T>& w
     }
 }
 
+// out[j] = scale (exp(sign u[j] - shift) + eps), on SIMD batches.
+template <class T>
+void exp_affine(const T* u, T* out, std::size_t n, T sign, T shift, T scale, T eps) {
+  using B = detail::Batch<T>;
+  const B b_sign(sign), b_shift(shift), b_scale(scale), b_eps(eps);
+  detail::simd_map(u, out, n, [&](B x) { return b_scale * (xsimd::exp(b_sign * x - b_shift) + b_eps); });
+}
+
 Shape with_last(Shape s, std::size_t last) {
   s.back() = last;
   return s;
@@ -161,7 +170,7 @@ Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser s
     const T shift = s[i] + c[i];
     const T* ui = u.data() + i * r.m;
     T* pi = phi.data() + i * r.m;
-    for (std::size_t j = 0; j < r.m; ++j) pi[j] = scale * (std::exp(ui[j] - shift) + teps);
+    exp_affine(ui, pi, r.m, T(1), shift, scale, teps);
   }
   if (!needs_grad<T>({&x})) return Tensor<T>(std::move(phi));
   auto nx = x.node();
@@ -201,10 +210,8 @@ Tensor<T> hyperbolic_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser
     const T shift = s[i] + c[i];
     const T* ui = u.data() + i * r.m;
     T* pi = phi.data() + i * width;
-    for (std::size_t j = 0; j < r.m; ++j) {
-      pi[j] = scale * (std::exp(ui[j] - shift) + teps);
-      pi[r.m + j] = scale * (std::exp(-ui[j] - shift) + teps);
-    }
+    exp_affine(ui, pi, r.m, T(1), shift, scale, teps);
+    exp_affine(ui, pi + r.m, r.m, T(-1), shift, scale, teps);
   }
   if (!needs_grad<T>({&x})) return Tensor<T>(std::move(phi));
   auto nx = x.node();
