@@ -44,17 +44,27 @@ struct Config {
 struct Measurement {
   double fwd_s = 1e300, fwdbwd_s = 1e300;
   std::size_t peak_bytes = 0;
+  // The attention op alone (FAVOR: on precomputed features, without the feature maps).
+  double op_fwdbwd_s = 0;
+  std::size_t op_peak_bytes = 0;
 };
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 using AttentionFn = std::function<Tensor<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>&)>;
 
-Measurement measure(const AttentionFn& fn, std::size_t len, const Config& cfg) {
+// Best-of-reps times and the peak over reps of fn(q, k, v). With w, q and k are replaced by
+// their features (leaves), to time the attention op alone.
+Measurement measure(const AttentionFn& fn, std::size_t len, const Config& cfg, const Tensor<float>* w = nullptr) {
   Rng rng(len);
   const Shape shape{cfg.batch, cfg.heads, len, cfg.d};
   auto q = randn<float>(shape, rng, 1.0f, true), k = randn<float>(shape, rng, 1.0f, true);
   auto v = randn<float>(shape, rng, 1.0f, true);
+  if (w) {  // op-only: q', k' = features of random q, k, as leaves
+    NoGradGuard no_grad;
+    q = Tensor<float>(positive_features(q, *w, Stabiliser::row_max, 1e-4).value(), true);
+    k = Tensor<float>(positive_features(k, *w, Stabiliser::slice_max, 0.0).value(), true);
+  }
   const Array<float> seed = randn_array<float>(shape, rng);
   Measurement best;
   for (int rep = 0; rep < cfg.reps; ++rep) {
@@ -78,6 +88,8 @@ Measurement measure(const AttentionFn& fn, std::size_t len, const Config& cfg) {
 void print(const std::string& impl, std::size_t len, const Config& cfg, const Measurement& r, std::size_t chunk = 0,
            const std::string& note = "") {
   std::string extra;
+  if (r.op_fwdbwd_s > 0)
+    extra += fmt::format(",\"op_fwdbwd_s\":{:.6g},\"op_peak_bytes\":{}", r.op_fwdbwd_s, r.op_peak_bytes);
   if (chunk) extra += fmt::format(",\"chunk\":{}", chunk);
   if (!note.empty()) extra += fmt::format(",\"note\":\"{}\"", note);
   const double tokens = double(cfg.batch * len);
@@ -141,6 +153,22 @@ int main(int argc, char** argv) {
   const AttentionFn exact = [](const Tensor<float>& q, const Tensor<float>& k, const Tensor<float>& v) {
     return exact_attention(q, k, v, false);
   };
+  // Attention ops alone, on feature leaves.
+  const std::map<std::string, AttentionFn> ops = {
+      {"favor_bidir", [](auto q, auto k, auto v) { return favor_bidirectional(q, k, v); }},
+      {"favor_causal", [](auto q, auto k, auto v) { return favor_causal(q, k, v); }},
+      {"favor_causal_chunked", [](auto q, auto k, auto v) { return favor_causal_chunked(q, k, v); }},
+      {"favor_causal_naive", [](auto q, auto k, auto v) { return favor_causal_naive(q, k, v); }}};
+  // Full measurement plus the op-only numbers.
+  auto run = [&](const std::string& impl, const AttentionFn& fn, std::size_t len, const Config& c) {
+    Measurement r = measure(fn, len, c);
+    if (ops.count(impl)) {
+      const Measurement op = measure(ops.at(impl), len, c, &w);
+      r.op_fwdbwd_s = op.fwdbwd_s;
+      r.op_peak_bytes = op.peak_bytes;
+    }
+    return r;
+  };
 
   if (cfg.chunk_scan) {
     for (std::size_t len : {1024, 4096})
@@ -161,6 +189,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::map<std::pair<std::string, std::size_t>, Measurement> results;
+  const AttentionFn naive = favor([](auto q, auto k, auto v) { return favor_causal_naive(q, k, v); });
   for (std::size_t len = 256; len <= cfg.max_len; len *= 2) {
     if (len <= 8192) {
       Config c = cfg;
@@ -168,14 +197,23 @@ int main(int argc, char** argv) {
       results[{"exact", len}] = measure(exact, len, c);
       print("exact", len, c, results[{"exact", len}]);
     } else {
-      print_skip("exact", len, cfg, "O(L^2): about 4x the L/2 time (~1 min fwd+bwd at 16384); skipped");
+      const double t = results.count({"exact", len / 2}) ? results[{"exact", len / 2}].fwdbwd_s : 0;
+      print_skip("exact", len, cfg,
+                 fmt::format("O(L^2) time: ~4x the L={} fwd+bwd ({:.0f} s), ~{:.0f} s per run; skipped", len / 2, t,
+                             4 * t));
     }
-    results[{"favor_bidir", len}] = measure(bidir, len, cfg);
-    print("favor_bidir", len, cfg, results[{"favor_bidir", len}]);
-    results[{"favor_causal", len}] = measure(causal, len, cfg);
-    print("favor_causal", len, cfg, results[{"favor_causal", len}]);
-    results[{"favor_causal_chunked", len}] = measure(chunked_with(kFavorDefaultChunk), len, cfg);
-    print("favor_causal_chunked", len, cfg, results[{"favor_causal_chunked", len}], kFavorDefaultChunk);
+    for (const auto& [impl, fn] : {std::pair<std::string, AttentionFn>{"favor_bidir", bidir},
+                                   {"favor_causal", causal},
+                                   {"favor_causal_chunked", chunked_with(kFavorDefaultChunk)}}) {
+      results[{impl, len}] = run(impl, fn, len, cfg);
+      print(impl, len, cfg, results[{impl, len}], impl == "favor_causal_chunked" ? kFavorDefaultChunk : 0);
+    }
+    if (len <= 512) {  // the naive cumsum twin stores all L prefix states: O(L M dv) memory
+      Config c = cfg;
+      c.reps = 1;
+      print("favor_causal_naive", len, c, run("favor_causal_naive", naive, len, c), 0,
+            "autodiff through cumsum of K'^T V outer products (all L states stored); only L <= 512");
+    }
   }
   // The targets, as ratios from this run.
   const std::size_t ref = 4096;
@@ -189,11 +227,13 @@ int main(int argc, char** argv) {
     fmt::print(
         "{{\"bench\":\"attention_targets\",\"L\":{},\"chunked_over_bidir_fwdbwd\":{:.3f},"
         "\"per_token_over_bidir_fwdbwd\":{:.3f},\"chunked_over_bidir_peak\":{:.3f},"
-        "\"per_token_over_bidir_peak\":{:.3f},\"exact_over_bidir_fwdbwd\":{:.2f},"
+        "\"per_token_over_bidir_peak\":{:.3f},\"chunked_over_bidir_op_peak\":{:.3f},"
+        "\"per_token_over_bidir_op_peak\":{:.3f},\"exact_over_bidir_fwdbwd\":{:.2f},"
         "\"exact_over_chunked_fwdbwd\":{:.2f},\"bidir_per_token_time_{}_over_1024\":{:.3f},"
         "\"chunked_per_token_time_{}_over_1024\":{:.3f}}}\n",
         ref, c.fwdbwd_s / b.fwdbwd_s, t.fwdbwd_s / b.fwdbwd_s, double(c.peak_bytes) / b.peak_bytes,
-        double(t.peak_bytes) / b.peak_bytes, e.fwdbwd_s / b.fwdbwd_s, e.fwdbwd_s / c.fwdbwd_s, top,
+        double(t.peak_bytes) / b.peak_bytes, double(c.op_peak_bytes) / b.op_peak_bytes,
+        double(t.op_peak_bytes) / b.op_peak_bytes, e.fwdbwd_s / b.fwdbwd_s, e.fwdbwd_s / c.fwdbwd_s, top,
         per_token("favor_bidir", top) / per_token("favor_bidir", 1024), top,
         per_token("favor_causal_chunked", top) / per_token("favor_causal_chunked", 1024));
   }
