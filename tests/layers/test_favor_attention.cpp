@@ -9,6 +9,7 @@
 
 using namespace pf;
 using pf::test::random_tensor;
+using pf::test::require_gradcheck;
 using Vec = std::vector<Tensor<double>>;
 
 namespace {
@@ -28,17 +29,6 @@ double max_abs_diff(const Array<double>& a, const Array<double>& b) {
   double worst = 0;
   for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
   return worst;
-}
-
-// gradcheck with a central-difference step of 1e-5: these outputs are sums of many ratios, and
-// at the default 1e-6 the rounding noise of the differences (~1e-9) reaches the 1e-6 tolerance
-// on elements with small gradients; at 1e-5 noise and truncation error are both ~1e-10.
-void require_gradcheck(const GradcheckFn& f, const std::vector<Tensor<double>>& inputs) {
-  GradcheckOptions opt;
-  opt.eps = 1e-5;
-  const GradcheckResult r = gradcheck(f, inputs, opt);
-  INFO(r.report());
-  REQUIRE(r.passed);
 }
 
 enum class Form { bidirectional, causal, chunked };
