@@ -89,9 +89,11 @@ class Tensor {
   // Row-major data; throws if data.size() does not match the shape.
   static Tensor from_vector(const Shape& shape, const std::vector<T>& data, bool requires_grad = false);
 
-  const Array<T>& value() const { return node_->value; }
+  const Array<T>& value() const& { return node_->value; }
   // Mutable access, for optimizers and initialisers; do not change the shape of an op's input.
-  Array<T>& value() { return node_->value; }
+  Array<T>& value() & { return node_->value; }
+  // On a temporary tensor, a copy: a reference would dangle, as in `for (x : softmax(t).value())`.
+  Array<T> value() && { return node_->value; }
   T* data() { return node_->value.data(); }
   const T* data() const { return node_->value.data(); }
 
