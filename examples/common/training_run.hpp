@@ -1,0 +1,45 @@
+// What a resumable training run saves beside the weights and optimizer state: progress counters
+// and every random generator, as checkpoint metadata. With these restored, a resumed run takes
+// exactly the steps (same batches, same dropout masks, same feature redraws) an uninterrupted
+// run would have taken.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/optim.hpp"
+#include "engine/random.hpp"
+#include "engine/safetensors.hpp"
+#include "layers/module.hpp"
+
+namespace pf::examples {
+
+struct RunState {
+  std::int64_t step = 0;         // optimizer steps taken
+  std::int64_t total_steps = 0;  // length of the LR schedule
+  double tokens_seen = 0;
+  double elapsed_seconds = 0;    // training time so far (excluding evaluation)
+  Rng::State data_rng{};
+  std::vector<Rng::State> dropout_rngs;
+  std::string config_json;       // the model's configuration
+};
+
+// Atomic save (temporary file, fsync, rename): a kill during the save leaves the old file intact.
+template <class T>
+void save_run(const std::string& path, const Module<T>& model, const Optimizer<T>& optimizer, const RunState& run,
+              const Metadata& extra = {});
+
+// Restores model and optimizer (names and shapes checked) and returns the run state. Throws
+// std::runtime_error naming the file if it is missing, corrupt, or not a training checkpoint.
+template <class T>
+RunState load_run(const std::string& path, Module<T>& model, Optimizer<T>& optimizer);
+
+// Only the configuration and counters, without loading tensors into a model (to build the
+// model before loading). Throws like load_run.
+RunState peek_run(const std::string& path);
+
+// Bytes of the largest resident set this process has had (VmHWM), 0 if unknown.
+std::size_t peak_rss_bytes();
+
+}  // namespace pf::examples

@@ -1,0 +1,79 @@
+#include "models/performer_config.hpp"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace pf {
+
+void PerformerConfig::validate() const {
+  auto fail = [](const std::string& why) { return std::invalid_argument("PerformerConfig: " + why); };
+  if (vocab == 0 || width == 0 || depth == 0 || heads == 0 || ff_hidden == 0 || context == 0)
+    throw fail(fmt::format("vocab, width, depth, heads, ff_hidden and context must be positive (got {}, {}, {}, {}, {}, {})",
+                           vocab, width, depth, heads, ff_hidden, context));
+  if (width % heads != 0) throw fail(fmt::format("width {} is not divisible by heads {}", width, heads));
+  const bool known_attention = attention == "exact" || attention == "favor-positive" ||
+                               attention == "favor-hyperbolic" || attention == "favor-trig" ||
+                               attention == "favor-relu";
+  if (!known_attention)
+    throw fail(fmt::format("unknown attention '{}' (exact, favor-positive, favor-hyperbolic, favor-trig, favor-relu)",
+                           attention));
+  if (attention != "exact" && features == 0) throw fail("features must be positive for FAVOR attention");
+  if (positions != "learned" && positions != "sinusoidal" && positions != "rotary" && positions != "none")
+    throw fail(fmt::format("unknown positions '{}' (learned, sinusoidal, rotary, none)", positions));
+  if (positions == "rotary" && head_width() % 2 != 0)
+    throw fail(fmt::format("rotary positions need an even head width, got {}", head_width()));
+  if (!(dropout >= 0 && dropout < 1)) throw fail(fmt::format("dropout must be in [0, 1), got {}", dropout));
+}
+
+std::string PerformerConfig::to_json() const {
+  nlohmann::json j = {{"vocab", vocab},         {"width", width},
+                      {"depth", depth},         {"heads", heads},
+                      {"ff_hidden", ff_hidden}, {"context", context},
+                      {"attention", attention}, {"features", features},
+                      {"orthogonal", orthogonal}, {"redraw_interval", redraw_interval},
+                      {"positions", positions}, {"dropout", dropout},
+                      {"tie_embeddings", tie_embeddings}, {"causal", causal},
+                      {"seed", seed}};
+  return j.dump();
+}
+
+PerformerConfig PerformerConfig::from_json(const std::string& text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(fmt::format("PerformerConfig: not valid JSON ({}): {}", e.what(), text));
+  }
+  if (!j.is_object()) throw std::invalid_argument("PerformerConfig: expected a JSON object, got " + text);
+  PerformerConfig c;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    const nlohmann::json& v = it.value();
+    try {
+      if (key == "vocab") c.vocab = v.get<std::size_t>();
+      else if (key == "width") c.width = v.get<std::size_t>();
+      else if (key == "depth") c.depth = v.get<std::size_t>();
+      else if (key == "heads") c.heads = v.get<std::size_t>();
+      else if (key == "ff_hidden") c.ff_hidden = v.get<std::size_t>();
+      else if (key == "context") c.context = v.get<std::size_t>();
+      else if (key == "attention") c.attention = v.get<std::string>();
+      else if (key == "features") c.features = v.get<std::size_t>();
+      else if (key == "orthogonal") c.orthogonal = v.get<bool>();
+      else if (key == "redraw_interval") c.redraw_interval = v.get<std::size_t>();
+      else if (key == "positions") c.positions = v.get<std::string>();
+      else if (key == "dropout") c.dropout = v.get<double>();
+      else if (key == "tie_embeddings") c.tie_embeddings = v.get<bool>();
+      else if (key == "causal") c.causal = v.get<bool>();
+      else if (key == "seed") c.seed = v.get<std::uint64_t>();
+      else throw std::invalid_argument(fmt::format("PerformerConfig: unknown field '{}'", key));
+    } catch (const nlohmann::json::exception& e) {
+      throw std::invalid_argument(fmt::format("PerformerConfig: field '{}' has a bad value {} ({})", key, v.dump(), e.what()));
+    }
+  }
+  c.validate();
+  return c;
+}
+
+}  // namespace pf
