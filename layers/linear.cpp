@@ -7,6 +7,7 @@
 
 #include "engine/elementwise.hpp"
 #include "engine/matmul.hpp"
+#include "engine/shape_ops.hpp"
 
 namespace pf {
 
@@ -24,10 +25,11 @@ Linear<T>::Linear(std::size_t in_features, std::size_t out_features, Rng& rng, b
 // y = x W^T + b; the backward is matmul's and add's (dx = dy W, dW = dy^T x, db = sum dy).
 template <class T>
 Tensor<T> Linear<T>::forward(const Tensor<T>& x) const {
-  if (x.dim() < 2 || x.size(-1) != in_)
-    throw std::invalid_argument(fmt::format(
-        "Linear: input shape {} must be [..., {}] with at least 2 axes (rows of in_features {})",
-        shape_str(x.shape()), in_, in_));
+  if (x.dim() < 1 || x.size(-1) != in_)
+    throw std::invalid_argument(
+        fmt::format("Linear: input shape {} does not end in in_features {}", shape_str(x.shape()), in_));
+  // A single vector [in] goes through as one row [1, in] (matmul needs two axes).
+  if (x.dim() == 1) return reshape(forward(reshape(x, {1, in_})), {out_});
   Tensor<T> y = matmul(x, weight_, false, true);
   return has_bias_ ? y + bias_ : y;
 }

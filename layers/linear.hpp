@@ -1,6 +1,6 @@
 // Linear: y = x W^T + b.
 //
-// x [..., in] -> y [..., out] (x has at least 2 axes: a batch of rows). The weight is stored [out, in] (PyTorch's layout, so saved files
+// x [..., in] -> y [..., out] (also a single vector [in] -> [out]). The weight is stored [out, in] (PyTorch's layout, so saved files
 // load there unchanged) and multiplied transposed: one GEMM over all leading axes.
 // Initialisation as PyTorch: W, b ~ U(-1/sqrt(in), 1/sqrt(in)).
 #pragma once

@@ -46,8 +46,8 @@ TEST_CASE("npy: float and double arrays round-trip exactly, any rank", "[engine]
     const Array<double> d2 = load_npy<double>(dir.file("d.npy"));
     CHECK(to_shape(f2.shape()) == shape);
     CHECK(to_shape(d2.shape()) == shape);
-    CHECK(std::memcmp(f2.data(), f.data(), f.size() * 4) == 0);
-    CHECK(std::memcmp(d2.data(), d.data(), d.size() * 8) == 0);
+    CHECK(test::same_bytes(f2.data(), f.data(), f.size() * 4));
+    CHECK(test::same_bytes(d2.data(), d.data(), d.size() * 8));
     // Across types: float -> double exact, double -> float rounded.
     const Array<double> widened = load_npy<double>(dir.file("f.npy"));
     const Array<float> narrowed = load_npy<float>(dir.file("d.npy"));

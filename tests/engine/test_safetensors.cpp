@@ -53,12 +53,12 @@ TEST_CASE("safetensors: float and double tensors and metadata round-trip exactly
     CHECK(t.dtype == Dtype::f32);
     CHECK(t.shape == to_shape(f[i].second.shape()));
     REQUIRE(t.f32.size() == f[i].second.size());
-    CHECK(std::memcmp(t.f32.data(), f[i].second.data(), t.f32.size() * 4) == 0);
+    CHECK(test::same_bytes(t.f32.data(), f[i].second.data(), t.f32.size() * 4));
   }
   const LoadedTensor& td = file.at("double");
   CHECK(td.dtype == Dtype::f64);
   CHECK(td.shape == Shape{2, 2, 3});
-  CHECK(std::memcmp(td.f64.data(), d.data(), d.size() * 8) == 0);
+  CHECK(test::same_bytes(td.f64.data(), d.data(), d.size() * 8));
   CHECK(file.find("missing") == nullptr);
   CHECK_THROWS_WITH(file.at("missing"), Catch::Contains("missing") && Catch::Contains(path));
   // Conversions: F32 -> double exact, F64 -> float rounded.

@@ -38,6 +38,19 @@ TEST_CASE("Linear: gradcheck of input, weight and bias (batched, with and withou
   }
 }
 
+TEST_CASE("Linear: a single vector is one row; gradcheck", "[layers][linear][gradcheck]") {
+  Rng rng(9);
+  Linear<double> fc(4, 3, rng);
+  auto v = random_tensor({4}, 10);
+  auto y = fc(v);
+  REQUIRE(y.shape() == Shape{3});
+  auto rows = fc(Tensor<double>::from_vector({1, 4}, std::vector<double>(v.data(), v.data() + 4)));
+  for (std::size_t o = 0; o < 3; ++o) CHECK(y.data()[o] == rows.data()[o]);
+  Vec inputs = {v};
+  for (auto& p : fc.parameters()) inputs.push_back(p);
+  require_gradcheck([&](const Vec& in) { return fc(in[0]); }, inputs);
+}
+
 TEST_CASE("Linear: PyTorch initialisation bounds", "[layers][linear]") {
   Rng rng(5);
   Linear<float> fc(64, 32, rng);
@@ -68,6 +81,7 @@ TEST_CASE("Linear: shape errors", "[layers][linear][errors]") {
   Linear<double> fc(4, 3, rng);
   CHECK_THROWS_WITH(fc(Tensor<double>::zeros({2, 5})), Catch::Contains("Linear") && Catch::Contains("[2,5]") &&
                                                           Catch::Contains("4"));
-  CHECK_THROWS_AS(fc(Tensor<double>::zeros({4})), std::invalid_argument);
+  CHECK_THROWS_AS(fc(Tensor<double>::zeros({5})), std::invalid_argument);
+  CHECK_THROWS_AS(fc(Tensor<double>::scalar(1.0)), std::invalid_argument);
   CHECK_THROWS_AS(Linear<double>(0, 3, rng), std::invalid_argument);
 }

@@ -18,7 +18,7 @@ bool same_state(const Module<T>& a, const Module<T>& b) {
   if (sa.size() != sb.size()) return false;
   for (std::size_t i = 0; i < sa.size(); ++i)
     if (sa[i].first != sb[i].first || sa[i].second.shape() != sb[i].second.shape() ||
-        std::memcmp(sa[i].second.data(), sb[i].second.data(), sa[i].second.numel() * sizeof(T)) != 0)
+        !test::same_bytes(sa[i].second.data(), sb[i].second.data(), sa[i].second.numel() * sizeof(T)))
       return false;
   return true;
 }
