@@ -40,3 +40,14 @@ TEST_CASE("MLP: activation names and errors", "[layers][mlp][errors]") {
   Rng rng(5);
   CHECK_THROWS_AS(MLP<double>({4}, Activation::relu, rng), std::invalid_argument);
 }
+
+TEST_CASE("MLP: float32 agrees with float64", "[layers][mlp]") {
+  Rng r64(6), r32(7);
+  MLP<double> m64({5, 16, 3}, Activation::gelu, r64);
+  MLP<float> m32({5, 16, 3}, Activation::gelu, r32);
+  NamedArrays<float> state;
+  for (auto& [name, t] : m64.named_state()) state.emplace_back(name, test::to_float(t).value());
+  m32.load_state(state);
+  auto x = random_tensor({4, 5}, 8);
+  CHECK(test::max_mixed_error(m32(test::to_float(x)).value(), m64(x).value()) < 1e-5);
+}
