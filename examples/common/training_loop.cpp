@@ -1,0 +1,104 @@
+#include "training_loop.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "engine/memory.hpp"
+#include "engine/schedule.hpp"
+
+namespace pf::examples {
+
+template <class T>
+TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunState& run,
+                                 const TrainingBudget& budget, const TrainingHooks<T>& hooks, JsonlLog& log) {
+  using Clock = std::chrono::steady_clock;
+  if (budget.steps < 0 || (budget.steps == 0 && !(budget.minutes > 0)) || !(budget.lr > 0) || budget.min_lr < 0 ||
+      budget.min_lr > budget.lr || budget.warmup < 0)
+    throw std::invalid_argument(fmt::format(
+        "bad training budget: steps {} minutes {} lr {} min-lr {} warmup {} (need steps >= 0, minutes > 0 when steps "
+        "is 0, 0 <= min-lr <= lr, warmup >= 0)",
+        budget.steps, budget.minutes, budget.lr, budget.min_lr, budget.warmup));
+  const double seconds = budget.steps > 0 ? 0 : budget.minutes * 60;
+  const double elapsed_at_start = run.elapsed_seconds;
+  const double eval_period = budget.eval_every_minutes * 60;
+  double next_eval = eval_period > 0 ? (std::floor(run.elapsed_seconds / eval_period) + 1) * eval_period : INFINITY;
+  ProgressReporter progress(static_cast<std::size_t>(budget.steps > 0 ? budget.steps : run.total_steps), seconds, 50);
+  TrainingSummary summary;
+  double step_seconds = 0, units = 0, loss_ema = NAN;
+  std::size_t fresh_at_warmup = 0;
+
+  std::int64_t evaluated_at = -1;
+  auto evaluate = [&] {
+    evaluated_at = run.step;
+    progress.message(fmt::format("step {} ({} trained):", run.step, format_duration(run.elapsed_seconds)));
+    model.eval();
+    hooks.evaluate();
+    model.train();
+  };
+  std::int64_t total_steps = budget.steps > 0 ? budget.steps : run.total_steps;
+  while (true) {
+    const double trained = run.elapsed_seconds - elapsed_at_start;
+    if (budget.steps > 0 ? run.step >= budget.steps : (trained >= seconds && summary.steps_this_run > 0)) break;
+    // A time-bounded run fixes its schedule length once the step time is known (after 5 steps)
+    // and stores it in `run`, so a resumed run follows the same schedule.
+    if (total_steps == 0 && summary.steps_this_run >= 5)
+      total_steps = run.step + std::max<std::int64_t>(1, std::int64_t((seconds - trained) /
+                                                                       (step_seconds / double(summary.steps_this_run))));
+    run.total_steps = total_steps;
+    const double lr = total_steps > 0
+                          ? WarmupCosineLr(budget.lr, std::min(budget.warmup, total_steps), total_steps, budget.min_lr)
+                                .lr_at(std::min(run.step, total_steps))
+                          : budget.lr * double(run.step + 1) / double(std::max<std::int64_t>(budget.warmup, 1));
+    optimizer.set_lr(lr);
+
+    const auto t0 = Clock::now();
+    auto [loss, batch_units] = hooks.next_loss();
+    const double value = loss.item();
+    if (!std::isfinite(value)) {
+      progress.finish();
+      throw std::runtime_error(fmt::format("the loss became {} at step {}: stopping; the last checkpoint is kept "
+                                           "(try a lower --lr or --clip)",
+                                           value, run.step));
+    }
+    loss.backward();
+    loss = Tensor<T>();  // free the graph before the update
+    clip_grad_norm(model.named_parameters(), budget.clip);
+    optimizer.step();
+    optimizer.zero_grad();
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+
+    ++run.step;
+    ++summary.steps_this_run;
+    run.tokens_seen += batch_units;
+    run.elapsed_seconds += dt;
+    step_seconds += dt;
+    units += batch_units;
+    if (summary.steps_this_run == 3) fresh_at_warmup = memory_stats().fresh_bytes;
+    if (summary.steps_this_run > 3)
+      summary.fresh_bytes_per_step =
+          (memory_stats().fresh_bytes - fresh_at_warmup) / std::size_t(summary.steps_this_run - 3);
+    loss_ema = std::isnan(loss_ema) ? value : 0.95 * loss_ema + 0.05 * value;
+    progress.update(static_cast<std::size_t>(run.step), loss_ema, batch_units / dt, run.elapsed_seconds - elapsed_at_start);
+    log.write("train", {{"step", double(run.step)}, {"loss", value}, {"lr", lr}, {"units_per_s", batch_units / dt},
+                        {"elapsed_s", run.elapsed_seconds}});
+    if (run.elapsed_seconds >= next_eval) {
+      evaluate();
+      while (next_eval <= run.elapsed_seconds) next_eval += eval_period;
+    }
+    if (budget.checkpoint_every > 0 && run.step % budget.checkpoint_every == 0) hooks.save();
+  }
+  progress.finish();
+  if (evaluated_at != run.step) evaluate();  // unless a time mark just did
+  hooks.save();
+  summary.seconds_this_run = step_seconds;
+  summary.units_per_second = step_seconds > 0 ? units / step_seconds : 0;
+  return summary;
+}
+
+template TrainingSummary train_for_budget<float>(Module<float>&, Optimizer<float>&, RunState&, const TrainingBudget&,
+                                                 const TrainingHooks<float>&, JsonlLog&);
+
+}  // namespace pf::examples

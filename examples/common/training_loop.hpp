@@ -1,0 +1,52 @@
+// The training loop shared by the pixel and protein programs: a budget of steps or of minutes
+// of training time (evaluation excluded), warm-up + cosine learning rate, gradient clipping,
+// progress bar and JSON-lines curve, evaluations at fixed marks of training time, checkpoints,
+// and a clear stop on a non-finite loss. Checkpoint contents are the caller's (save hook, with
+// save_run from training_run.hpp), so a resumed run continues the same schedule and curve.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "engine/optim.hpp"
+#include "layers/module.hpp"
+#include "progress.hpp"
+#include "training_run.hpp"
+
+namespace pf::examples {
+
+struct TrainingBudget {
+  std::int64_t steps = 0;        // > 0: train this many steps; 0: train for `minutes`
+  double minutes = 10;
+  double lr = 1e-3, min_lr = 1e-5;
+  std::int64_t warmup = 100;
+  double clip = 1.0;
+  double eval_every_minutes = 0;  // evaluate at these marks of training time (0: only at the end)
+  std::int64_t checkpoint_every = 0;  // save every N steps (0: only at the end)
+};
+
+template <class T>
+struct TrainingHooks {
+  // The loss of the next training batch, and how many units (tokens, images) it covers.
+  std::function<std::pair<Tensor<T>, double>()> next_loss;
+  // Called with training paused (model in eval mode); logs and prints its own numbers.
+  std::function<void()> evaluate;
+  // Saves a checkpoint (after the caller's RunState fields are filled in).
+  std::function<void()> save;
+};
+
+struct TrainingSummary {
+  std::int64_t steps_this_run = 0;
+  double seconds_this_run = 0;
+  double units_per_second = 0;
+  std::size_t fresh_bytes_per_step = 0;  // pool allocations of a step after warm-up (0 = all reused)
+};
+
+// Trains until the budget is spent, evaluating and saving per the budget, then evaluates and
+// saves once more. `run` holds the counters (and is what a checkpoint stores).
+template <class T>
+TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunState& run,
+                                 const TrainingBudget& budget, const TrainingHooks<T>& hooks, JsonlLog& log);
+
+}  // namespace pf::examples
