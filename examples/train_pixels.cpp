@@ -25,6 +25,7 @@
 #include "engine/safetensors.hpp"
 #include "engine/softmax.hpp"
 #include "models/performer_classifier.hpp"
+#include "model_flags.hpp"
 #include "models/performer_lm.hpp"
 #include "pixel_data.hpp"
 #include "png_writer.hpp"
@@ -337,19 +338,8 @@ int main(int argc, char** argv) {
   app.add_option("--patch", o.patch, "classify: patch side (divides 28)")->capture_default_str();
   app.add_option("--pooling", o.pooling, "classify: mean | class-token")->capture_default_str();
   app.add_option("--levels", o.levels, "generate: intensity levels")->capture_default_str();
-  app.add_option("--attention", o.model.attention, "exact | favor-positive | favor-hyperbolic | favor-trig | favor-relu")
-      ->capture_default_str();
-  app.add_option("--features", o.model.features, "random features m per head (FAVOR)")->capture_default_str();
   bool iid = false;
-  app.add_flag("--iid", iid, "iid instead of orthogonal random features");
-  app.add_option("--redraw", o.model.redraw_interval, "redraw random features every N steps (0: never)")->capture_default_str();
-  app.add_option("--width", o.model.width, "model width D")->capture_default_str();
-  app.add_option("--depth", o.model.depth, "number of blocks")->capture_default_str();
-  app.add_option("--heads", o.model.heads, "attention heads")->capture_default_str();
-  app.add_option("--ff", o.model.ff_hidden, "feed-forward hidden width")->capture_default_str();
-  app.add_option("--positions", o.model.positions, "learned | sinusoidal | rotary | none")->capture_default_str();
-  app.add_option("--dropout", o.model.dropout, "dropout probability")->capture_default_str();
-  app.add_option("--seed", o.model.seed, "seed for initialisation, features and data order")->capture_default_str();
+  add_model_flags(app, o.model, iid);
   app.add_option("--batch", o.batch, "images per step (0: 64 for classify, 16 for generate)")->capture_default_str();
   app.add_option("--steps", o.budget.steps, "training steps (0: train for --minutes)")->capture_default_str();
   app.add_option("--minutes", o.budget.minutes, "training time when --steps is 0 (evaluation excluded)")
@@ -375,7 +365,7 @@ int main(int argc, char** argv) {
   app.add_option("--temperature", o.temperature, "generate: sampling temperature")->capture_default_str();
   app.add_option("--png-dir", o.png_dir, "generate: folder for the PNG grids")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  o.model.orthogonal = !iid;
+  apply_model_flags(o.model, iid);
   try {
     return run(o);
   } catch (const std::exception& e) {

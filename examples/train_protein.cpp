@@ -21,6 +21,7 @@
 #include "engine/memory.hpp"
 #include "engine/optim.hpp"
 #include "fasta.hpp"
+#include "model_flags.hpp"
 #include "models/performer_lm.hpp"
 #include "training_loop.hpp"
 #include "training_run.hpp"
@@ -233,19 +234,8 @@ int main(int argc, char** argv) {
   app.add_option("--held-out", o.held_out, "fraction of distinct sequences held out")->capture_default_str();
   app.add_option("--mask-rate", o.mask_rate, "masked: fraction of residues to predict")->capture_default_str();
   app.add_option("--eval-sequences", o.eval_sequences, "held-out sequences evaluated")->capture_default_str();
-  app.add_option("--attention", o.model.attention, "exact | favor-positive | favor-hyperbolic | favor-trig | favor-relu")
-      ->capture_default_str();
-  app.add_option("--features", o.model.features, "random features m per head (FAVOR)")->capture_default_str();
   bool iid = false;
-  app.add_flag("--iid", iid, "iid instead of orthogonal random features");
-  app.add_option("--redraw", o.model.redraw_interval, "redraw random features every N steps (0: never)")->capture_default_str();
-  app.add_option("--width", o.model.width, "model width D")->capture_default_str();
-  app.add_option("--depth", o.model.depth, "number of blocks")->capture_default_str();
-  app.add_option("--heads", o.model.heads, "attention heads")->capture_default_str();
-  app.add_option("--ff", o.model.ff_hidden, "feed-forward hidden width")->capture_default_str();
-  app.add_option("--positions", o.model.positions, "learned | sinusoidal | rotary | none")->capture_default_str();
-  app.add_option("--dropout", o.model.dropout, "dropout probability")->capture_default_str();
-  app.add_option("--seed", o.model.seed, "seed for initialisation, features and data order")->capture_default_str();
+  add_model_flags(app, o.model, iid);
   app.add_option("--batch", o.batch, "sequences per step")->capture_default_str();
   app.add_option("--steps", o.budget.steps, "training steps (0: train for --minutes)")->capture_default_str();
   app.add_option("--minutes", o.budget.minutes, "training time when --steps is 0 (evaluation excluded)")
@@ -264,7 +254,7 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", o.resume, "continue the run saved in --checkpoint");
   app.add_option("--log", o.log, "JSON-lines curve (default: checkpoint path with .jsonl)");
   CLI11_PARSE(app, argc, argv);
-  o.model.orthogonal = !iid;
+  apply_model_flags(o.model, iid);
   try {
     return run(o);
   } catch (const std::exception& e) {

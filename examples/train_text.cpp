@@ -22,6 +22,7 @@
 #include "engine/optim.hpp"
 #include "engine/schedule.hpp"
 #include "models/performer_lm.hpp"
+#include "model_flags.hpp"
 #include "progress.hpp"
 #include "text_corpus.hpp"
 #include "text_sampling.hpp"
@@ -206,20 +207,9 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{"Train a byte-level Performer language model on a text file and sample from it."};
   app.add_option("--data", o.data, "text file, or 'kjv' for the King James Bible (Debian bible-kjv)")->capture_default_str();
-  app.add_option("--attention", o.model.attention, "exact | favor-positive | favor-hyperbolic | favor-trig | favor-relu")
-      ->capture_default_str();
-  app.add_option("--features", o.model.features, "random features m per head (FAVOR)")->capture_default_str();
   bool iid = false;
-  app.add_flag("--iid", iid, "iid instead of orthogonal random features");
-  app.add_option("--redraw", o.model.redraw_interval, "redraw random features every N steps (0: never)")->capture_default_str();
-  app.add_option("--width", o.model.width, "model width D")->capture_default_str();
-  app.add_option("--depth", o.model.depth, "number of blocks")->capture_default_str();
-  app.add_option("--heads", o.model.heads, "attention heads")->capture_default_str();
-  app.add_option("--ff", o.model.ff_hidden, "feed-forward hidden width")->capture_default_str();
+  add_model_flags(app, o.model, iid);
   app.add_option("--context", o.model.context, "training window (tokens)")->capture_default_str();
-  app.add_option("--positions", o.model.positions, "learned | sinusoidal | rotary | none")->capture_default_str();
-  app.add_option("--dropout", o.model.dropout, "dropout probability")->capture_default_str();
-  app.add_option("--seed", o.model.seed, "seed for initialisation, features and data order")->capture_default_str();
   app.add_option("--batch", o.batch, "sequences per step")->capture_default_str();
   app.add_option("--steps", o.steps, "training steps (0: train for --minutes)")->capture_default_str();
   app.add_option("--minutes", o.minutes, "training time when --steps is 0")->capture_default_str();
@@ -240,7 +230,7 @@ int main(int argc, char** argv) {
   app.add_option("--temperature", o.sampling.temperature, "sampling temperature (0: greedy)")->capture_default_str();
   app.add_option("--top-k", o.sampling.top_k, "sample from the k most likely bytes (0: all)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  o.model.orthogonal = !iid;
+  apply_model_flags(o.model, iid);
   try {
     return run(o);
   } catch (const std::exception& e) {

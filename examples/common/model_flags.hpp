@@ -1,0 +1,17 @@
+// The Performer model flags every training program shares (--attention, --features, --iid,
+// --redraw, --width, --depth, --heads, --ff, --positions, --dropout, --seed), so they are named,
+// documented and parsed the same way everywhere.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "models/performer_config.hpp"
+
+namespace pf::examples {
+
+// Binds the flags to `config`; `iid` receives --iid (apply it with apply_model_flags after parsing).
+void add_model_flags(CLI::App& app, PerformerConfig& config, bool& iid);
+// What add_model_flags could not write directly.
+inline void apply_model_flags(PerformerConfig& config, bool iid) { config.orthogonal = !iid; }
+
+}  // namespace pf::examples
