@@ -237,20 +237,10 @@ int main(int argc, char** argv) {
   bool iid = false;
   add_model_flags(app, o.model, iid);
   app.add_option("--batch", o.batch, "sequences per step")->capture_default_str();
-  app.add_option("--steps", o.budget.steps, "training steps (0: train for --minutes)")->capture_default_str();
-  app.add_option("--minutes", o.budget.minutes, "training time when --steps is 0 (evaluation excluded)")
-      ->capture_default_str();
-  app.add_option("--lr", o.budget.lr, "peak learning rate (AdamW)")->capture_default_str();
-  app.add_option("--min-lr", o.budget.min_lr, "learning rate at the end of the cosine decay")->capture_default_str();
-  app.add_option("--warmup", o.budget.warmup, "linear warm-up steps")->capture_default_str();
+  add_budget_flags(app, o.budget);
   app.add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
-  app.add_option("--clip", o.budget.clip, "clip the global gradient norm to this")->capture_default_str();
-  app.add_option("--eval-every-minutes", o.budget.eval_every_minutes, "evaluate at these marks of training time (0: end only)")
-      ->capture_default_str();
   app.add_option("--threads", o.threads, "BLAS threads")->capture_default_str();
   app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default runs/protein_<task>_<attention>.safetensors)");
-  app.add_option("--checkpoint-every", o.budget.checkpoint_every, "save every N steps (0: only at the end)")
-      ->capture_default_str();
   app.add_flag("--resume", o.resume, "continue the run saved in --checkpoint");
   app.add_option("--log", o.log, "JSON-lines curve (default: checkpoint path with .jsonl)");
   CLI11_PARSE(app, argc, argv);

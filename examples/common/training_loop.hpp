@@ -9,6 +9,8 @@
 #include <functional>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "engine/optim.hpp"
 #include "layers/module.hpp"
 #include "progress.hpp"
@@ -25,6 +27,10 @@ struct TrainingBudget {
   double eval_every_minutes = 0;  // evaluate at these marks of training time (0: only at the end)
   std::int64_t checkpoint_every = 0;  // save every N steps (0: only at the end)
 };
+
+// The budget flags (--steps, --minutes, --lr, --min-lr, --warmup, --clip, --eval-every-minutes,
+// --checkpoint-every), bound to `budget`, worded the same in every program.
+void add_budget_flags(CLI::App& app, TrainingBudget& budget);
 
 template <class T>
 struct TrainingHooks {
