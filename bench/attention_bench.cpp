@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
       return a == "--help" ? 0 : 2;
     }
   }
-  set_blas_threads(cfg.threads);
+  set_num_threads(cfg.threads);
   tune_malloc_for_reuse();
   RandomProjection<float> projection({cfg.m, cfg.d, ProjectionKind::orthogonal, RowNorm::chi}, 7);
   const Tensor<float> w = projection.matrix();

@@ -55,7 +55,7 @@ void run(const char* op, const Tensor<float>& x_in, const Fn& f, const char* ref
 }  // namespace
 
 int main(int argc, char** argv) {
-  set_blas_threads(bench::threads_from(argc, argv));
+  set_num_threads(bench::threads_from(argc, argv));
   if (argc > 2) g_filter = argv[2];
   const Shape shape{16, 256, 128};
   const std::size_t D = shape.back();

@@ -2,11 +2,37 @@
 
 #include <cblas.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/packed_gemm.hpp"
+
 namespace pf {
+namespace {
+
+GemmBackend backend_from_environment() {
+  const char* v = std::getenv("PERFORMER_GEMM");
+  return v && std::strcmp(v, "blas") == 0 ? GemmBackend::Blas : GemmBackend::Packed;
+}
+
+std::atomic<GemmBackend> g_backend{backend_from_environment()};
+
+}  // namespace
+
+void set_gemm_backend(GemmBackend backend) { g_backend.store(backend); }
+GemmBackend gemm_backend() { return g_backend.load(); }
+const char* gemm_backend_name(GemmBackend backend) {
+  return backend == GemmBackend::Blas ? "openblas" : "packed";
+}
 
 template <>
 void gemm<float>(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
+  if (g_backend.load(std::memory_order_relaxed) == GemmBackend::Packed) {
+    packed_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
               M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
@@ -17,11 +43,5 @@ void gemm<double>(bool trans_a, bool trans_b, int M, int N, int K, double alpha,
   cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
               M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
-
-void set_blas_threads(int threads) {
-  if (threads > 0) openblas_set_num_threads(threads);
-}
-
-int blas_threads() { return openblas_get_num_threads(); }
 
 }  // namespace pf

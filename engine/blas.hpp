@@ -1,6 +1,10 @@
-// Thin typed wrappers over CBLAS, so op code can stay templated on float/double.
+// Typed GEMM entry point, so op code can stay templated on float/double.
+// float goes to the engine's own packed GEMM (engine/packed_gemm.hpp) unless the BLAS backend is
+// chosen; double always goes to OpenBLAS (gradient checks care about exactness, not speed).
 // (Kept in its own translation unit: <cblas.h> and <xtensor-blas/xlinalg.hpp> clash.)
 #pragma once
+
+#include "engine/thread_pool.hpp"
 
 namespace pf {
 
@@ -10,8 +14,17 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
           int ldb, T beta, T* C, int ldc);
 
-// Threads OpenBLAS may use (0 = leave as configured).
-void set_blas_threads(int threads);
-int blas_threads();
+// Which implementation float GEMMs use. Default: Packed, or Blas when the environment variable
+// PERFORMER_GEMM=blas is set at startup (for A/B comparisons; bench/matmul_bench shows both).
+enum class GemmBackend { Packed, Blas };
+void set_gemm_backend(GemmBackend backend);
+GemmBackend gemm_backend();
+const char* gemm_backend_name(GemmBackend backend);
 
+}  // namespace pf
+
+namespace pf {
+// Older names of set_num_threads / num_threads (engine/thread_pool.hpp).
+inline void set_blas_threads(int threads) { set_num_threads(threads); }
+inline int blas_threads() { return num_threads(); }
 }  // namespace pf

@@ -9,6 +9,17 @@
 namespace pf {
 namespace {
 
+// Runs fn(slice) for each batch slice. Slices run in parallel (each GEMM then on one thread:
+// batched products here are many small ones) unless they accumulate into one shared gradient.
+template <class F>
+void for_each_matmul_slice(std::size_t batch, bool writes_shared, F fn) {
+  if (writes_shared || batch == 1) {
+    for (std::size_t s = 0; s < batch; ++s) fn(s);
+    return;
+  }
+  parallel_for(batch, [&](std::size_t s) { fn(s); });
+}
+
 // How a (possibly batched) product maps onto GEMM calls.
 struct MatmulPlan {
   std::size_t batch = 1;         // number of slices
@@ -76,9 +87,10 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b, bool ta, bool tb) {
   const std::size_t c_step = std::size_t(plan.n) * plan.p;
   if (plan.k == 0) std::fill(out.begin(), out.end(), T(0));
   else if (out.size() > 0)
-    for (std::size_t s = 0; s < plan.batch; ++s)
+    for_each_matmul_slice(plan.batch, false, [&](std::size_t s) {
       gemm<T>(ta, tb, plan.n, plan.p, plan.k, T(1), a.data() + s * a_step, plan.a_cols,
               b.data() + s * b_step, plan.b_cols, T(0), out.data() + s * c_step, plan.p);
+    });
   if (!needs_grad<T>({&a, &b})) return Tensor<T>(std::move(out));
   auto na = a.node(), nb = b.node();
   return make_result<T>(std::move(out), "matmul", {a, b},
@@ -87,25 +99,25 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b, bool ta, bool tb) {
     if (n == 0 || k == 0 || p == 0) return;  // an empty product has nothing to push back
     if (na->requires_grad) {
       T* da = na->grad_buffer().data();
-      for (std::size_t s = 0; s < plan.batch; ++s) {
+      for_each_matmul_slice(plan.batch, plan.a_shared, [&](std::size_t s) {
         const T* gs = g.data() + s * c_step;
         const T* bs = nb->value.data() + s * b_step;
         if (!ta)  // dA [n,k] = dC [n,p] B'^T
           gemm<T>(false, !tb, n, k, p, T(1), gs, p, bs, plan.b_cols, T(1), da + s * a_step, plan.a_cols);
         else      // dA [k,n] = B' dC^T
           gemm<T>(tb, true, k, n, p, T(1), bs, plan.b_cols, gs, p, T(1), da + s * a_step, plan.a_cols);
-      }
+      });
     }
     if (nb->requires_grad) {
       T* db = nb->grad_buffer().data();
-      for (std::size_t s = 0; s < plan.batch; ++s) {
+      for_each_matmul_slice(plan.batch, plan.b_shared, [&](std::size_t s) {
         const T* gs = g.data() + s * c_step;
         const T* as = na->value.data() + s * a_step;
         if (!tb)  // dB [k,p] = A'^T dC
           gemm<T>(!ta, false, k, p, n, T(1), as, plan.a_cols, gs, p, T(1), db + s * b_step, plan.b_cols);
         else      // dB [p,k] = dC^T A'
           gemm<T>(true, ta, p, k, n, T(1), gs, p, as, plan.a_cols, T(1), db + s * b_step, plan.b_cols);
-      }
+      });
     }
   });
 }

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     tune_malloc_for_reuse();
-    set_blas_threads(threads);
+    set_num_threads(threads);
     const RunState run = peek_run(checkpoint);
     PerformerLM<float> model(PerformerConfig::from_json(run.config_json));
     AdamW<float> optimizer(model.named_parameters());  // the checkpoint holds its state too

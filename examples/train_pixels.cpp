@@ -190,7 +190,7 @@ void write_generation_pngs(const PerformerLM<float>& model, const ImageSet& test
 
 int run(Options o) {
   tune_malloc_for_reuse();
-  set_blas_threads(o.threads);
+  set_num_threads(o.threads);
   const bool classify = o.task == "classify";
   if (!classify && o.task != "generate")
     throw std::invalid_argument(fmt::format("--task must be classify or generate, got '{}'", o.task));

@@ -124,7 +124,7 @@ std::string mib(double bytes) { return fmt::format("{:.0f} MiB", bytes / (1 << 2
 
 int run(Options o) {
   tune_malloc_for_reuse();
-  set_blas_threads(o.threads);
+  set_num_threads(o.threads);
   const bool masked = o.task == "masked";
   if (!masked && o.task != "causal")
     throw std::invalid_argument(fmt::format("--task must be masked or causal, got '{}'", o.task));

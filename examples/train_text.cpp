@@ -72,7 +72,7 @@ std::string mib(double bytes) { return fmt::format("{:.0f} MiB", bytes / (1 << 2
 
 int run(Options o) {
   tune_malloc_for_reuse();
-  set_blas_threads(o.threads);
+  set_num_threads(o.threads);
   const TextCorpus corpus = load_text_corpus(o.data);
 
   RunState run;

@@ -1,9 +1,7 @@
 #include "layers/favor_attention.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <thread>
 #include <vector>
 #include <stdexcept>
 
@@ -62,27 +60,11 @@ FavorPlan plan_favor(const char* op, const Shape& qs, const Shape& ks, const Sha
   return p;
 }
 
-// Runs fn(slice) for every slice, spread over blas_threads() workers; inside, BLAS runs on one
-// thread (slices are the natural parallel unit: the per-token loops have no BLAS threading, and
-// a block's small GEMMs thread poorly). Slices write disjoint memory.
+// Slices (batch x head) are the parallel unit: the per-token loops and a chunk's small GEMMs
+// are too small to split, and slices write disjoint memory.
 template <class F>
 void for_each_slice(std::size_t slices, F fn) {
-  const std::size_t workers = std::min<std::size_t>(std::max(blas_threads(), 1), slices);
-  if (workers <= 1) {
-    for (std::size_t s = 0; s < slices; ++s) fn(s);
-    return;
-  }
-  const int previous = blas_threads();
-  set_blas_threads(1);
-  std::atomic<std::size_t> next{0};
-  auto run = [&] {
-    for (std::size_t s; (s = next.fetch_add(1)) < slices;) fn(s);
-  };
-  std::vector<std::thread> pool;
-  for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(run);
-  run();
-  for (auto& th : pool) th.join();
-  set_blas_threads(previous);
+  parallel_for(slices, [&](std::size_t s) { fn(s); });
 }
 
 template <class T>

@@ -1,0 +1,31 @@
+// A small persistent thread pool for the engine's parallel loops (GEMM tiles, attention slices).
+//
+// Why not std::thread per call: a training step makes hundreds of parallel calls of 10-100 us
+// each; creating threads costs about as much as the work. Why not OpenMP: one fewer runtime to
+// configure, and the engine controls exactly which loops run in parallel.
+//
+// Results never depend on the thread count's scheduling: every index is computed entirely by one
+// thread, so a run is bit-exact at a given thread count (and callers that keep reductions inside
+// one index are bit-exact across thread counts too).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+namespace pf {
+
+// Threads used by parallel_for and by the BLAS library (0 or negative: leave unchanged).
+// The default is 1 until set.
+void set_num_threads(int threads);
+int num_threads();
+
+// Runs fn(i) for every i in [0, n), spread over num_threads() threads (the caller is one of
+// them), and returns when all are done. Indices are handed out dynamically; fn must write
+// disjoint memory per index. A parallel_for inside fn runs serially on the calling thread.
+// The first exception thrown by fn is rethrown here after the loop has drained.
+void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
+
+// True while the calling thread executes inside a parallel_for with more than one thread.
+bool inside_parallel_region();
+
+}  // namespace pf
