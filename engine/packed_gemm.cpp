@@ -1,11 +1,11 @@
 // Goto/BLIS-style GEMM in three layers:
 //   1. B is packed in blocks of KC rows into panels NR columns wide (a panel: KC x NR, k-major),
-//   2. A is packed per block of MC rows into panels MR rows tall (a panel: KC x MR, k-major),
+//   2. A is read in place, MR rows at a time (a ragged last panel is packed and zero-padded),
 //   3. a micro-kernel keeps an MR x NR tile of C in vector registers and, for each k, adds
 //      the outer product of one A panel column (MR broadcasts) and one B panel row (2 vectors).
 // With AVX-512 (16 floats per vector) MR x NR = 12 x 32: 24 accumulators + 3 operands fill 27
 // of the 32 registers, and each k does 24 FMAs for 2 loads and 12 broadcasts. The B panel
-// (KC x NR = 32 KB) stays in L1 while A panels stream from L2.
+// (KC x NR = 32 KB) stays in L1 while the rows of A stream through.
 // Edge tiles are zero-padded when packed, computed in full, and only their valid part stored.
 #include "engine/packed_gemm.hpp"
 
@@ -100,42 +100,44 @@ void pack_b_panel(const Operand& b, int j, int n, int p0, int kc, float* dst) {
   }
 }
 
-// C tile (rows x cols valid) = alpha * (A panel . B panel) + beta * C tile.
-void micro_kernel(int kc, const float* a, const float* b, float* c, int ldc, int rows, int cols,
-                  float alpha, float beta) {
-  Vec acc[MR][2];
+// C tile (rows x cols valid) = alpha * (A panel . B panel) + beta * C tile, using the first
+// V vectors of each NR-wide B panel row (V = 1 for a ragged last panel of at most W columns,
+// e.g. the 33rd column of [V, 1] in FAVOR+, so it does not cost a full panel).
+// The A panel's element (i, k) is a[i * a_row + k * a_k]: a packed panel (a_row = 1, a_k = MR)
+// or A read in place (full panels only; its MR rows are MR streams the prefetcher follows).
+template <int V>
+void micro_kernel(int kc, const float* a, int a_row, int a_k, const float* b, float* c, int ldc, int rows,
+                  int cols, float alpha, float beta) {
+  Vec acc[MR][V];
 #pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = Vec(0.0f);
-  for (int k = 0; k < kc; ++k, a += MR, b += NR) {
-    const Vec b0 = Vec::load_aligned(b);
-    const Vec b1 = Vec::load_aligned(b + W);
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < V; ++v) acc[i][v] = Vec(0.0f);
+  for (int k = 0; k < kc; ++k, a += a_k, b += NR) {
+    Vec bk[V];
+    for (int v = 0; v < V; ++v) bk[v] = Vec::load_aligned(b + v * W);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      const Vec ai(a[i]);
-      acc[i][0] = xsimd::fma(ai, b0, acc[i][0]);
-      acc[i][1] = xsimd::fma(ai, b1, acc[i][1]);
+      const Vec ai(a[i * a_row]);
+      for (int v = 0; v < V; ++v) acc[i][v] = xsimd::fma(ai, bk[v], acc[i][v]);
     }
   }
   const Vec va(alpha), vb(beta);
-  if (rows == MR && cols == NR) {
+  if (rows == MR && cols == V * W) {
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
       float* ci = c + std::size_t(i) * ldc;
-      if (beta == 0.0f) {
-        (va * acc[i][0]).store_unaligned(ci);
-        (va * acc[i][1]).store_unaligned(ci + W);
-      } else {
-        xsimd::fma(va, acc[i][0], vb * Vec::load_unaligned(ci)).store_unaligned(ci);
-        xsimd::fma(va, acc[i][1], vb * Vec::load_unaligned(ci + W)).store_unaligned(ci + W);
+      for (int v = 0; v < V; ++v) {
+        if (beta == 0.0f)
+          (va * acc[i][v]).store_unaligned(ci + v * W);
+        else
+          xsimd::fma(va, acc[i][v], vb * Vec::load_unaligned(ci + v * W)).store_unaligned(ci + v * W);
       }
     }
     return;
   }
-  alignas(64) float tile[MR][NR];
-  for (int i = 0; i < MR; ++i) {
-    (va * acc[i][0]).store_aligned(tile[i]);
-    (va * acc[i][1]).store_aligned(tile[i] + W);
-  }
+  alignas(64) float tile[MR][V * W];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < V; ++v) (va * acc[i][v]).store_aligned(tile[i] + v * W);
   for (int i = 0; i < rows; ++i) {
     float* ci = c + std::size_t(i) * ldc;
     if (beta == 0.0f)
@@ -145,20 +147,37 @@ void micro_kernel(int kc, const float* a, const float* b, float* c, int ldc, int
   }
 }
 
-// One work unit: rows [i0, i0+mc) x panels [jp0, jp1) of the packed B block.
+void micro_kernel_any(int kc, const float* a, int a_row, int a_k, const float* b, float* c, int ldc, int rows,
+                      int cols, float alpha, float beta) {
+  if (cols <= W)
+    micro_kernel<1>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta);
+  else
+    micro_kernel<2>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta);
+}
+
+// One work unit: rows [i0, i0+mc) x panels [jp0, jp1) of the packed B block. Full MR-row
+// panels read A in place (packing A cost as much as the products when N is a few panels wide);
+// only a ragged last panel is packed, zero-padded.
 void compute_tile(const Operand& a, int i0, int mc, int p0, int kc, const float* packed_b, int j_base,
                   int n_block, int jp0, int jp1, float alpha, float beta, float* C, int ldc) {
-  float* packed_a = scratch(std::size_t(MC) * KC, 0);
-  pack_a(a, i0, mc, p0, kc, packed_a);
+  const int full_rows = mc / MR * MR;
+  float* edge = nullptr;
+  if (full_rows < mc) {
+    edge = scratch(std::size_t(MR) * KC, 0);
+    pack_a(a, i0 + full_rows, mc - full_rows, p0, kc, edge);
+  }
+  const int a_row = a.trans ? 1 : a.ld, a_k = a.trans ? a.ld : 1;
   for (int jp = jp0; jp < jp1; ++jp) {
     const int j = jp * NR;
     const int cols = std::min(NR, n_block - j);
     const float* bp = packed_b + std::size_t(jp) * kc * NR;
-    for (int ir = 0; ir < mc; ir += MR) {
-      const int rows = std::min(MR, mc - ir);
-      micro_kernel(kc, packed_a + std::size_t(ir) * kc, bp, C + std::size_t(i0 + ir) * ldc + j_base + j, ldc,
-                   rows, cols, alpha, beta);
+    for (int ir = 0; ir < full_rows; ir += MR) {
+      const float* ap = a.trans ? a.data + std::size_t(p0) * a.ld + (i0 + ir) : a.data + std::size_t(i0 + ir) * a.ld + p0;
+      micro_kernel_any(kc, ap, a_row, a_k, bp, C + std::size_t(i0 + ir) * ldc + j_base + j, ldc, MR, cols, alpha, beta);
     }
+    if (edge)
+      micro_kernel_any(kc, edge, 1, MR, bp, C + std::size_t(i0 + full_rows) * ldc + j_base + j, ldc, mc - full_rows,
+                   cols, alpha, beta);
   }
 }
 
