@@ -48,8 +48,8 @@ namespace {
 
 struct Options {
   int threads = 2;
-  std::size_t min_length = 256, max_length = 65536, max_exact_length = 16384;
-  double time_cap = 30;  // seconds per step
+  std::size_t min_length = 256, max_length = 65536, max_exact_length = 8192;
+  double time_cap = 60;  // seconds per step
   int reps = 3;
   std::size_t batch = 1, heads = 8, head_dim = 64, features = 256;                    // layer
   std::size_t model_depth = 2, model_width = 256, model_heads = 4, model_features = 256;  // model
