@@ -32,6 +32,8 @@
 #include <string>
 #include <vector>
 
+#include <dlfcn.h>
+
 #include <fmt/format.h>
 
 #include <ATen/Parallel.h>
@@ -343,6 +345,15 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+// The library the process's sgemm_ (what LibTorch's CPU matmuls call) resolves to: the same
+// OpenBLAS as ours means pf::set_blas_threads sizes torch's GEMMs too.
+std::string blas_library() {
+  void* symbol = dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info info{};
+  if (!symbol || !dladdr(symbol, &info) || !info.dli_fname) return "unknown";
+  return info.dli_fname;
+}
+
 std::string env_or_unset(const char* name) {
   const char* value = std::getenv(name);
   return value ? fmt::format("\"{}\"", value) : "null";
@@ -365,10 +376,10 @@ int main(int argc, char** argv) try {
       "\"OPENBLAS_NUM_THREADS\":{},\"OMP_NUM_THREADS\":{},\"reps\":{},\"timing\":\"median of reps, ours and torch "
       "interleaved, after 1 warm-up each\",\"ours_peak_method\":\"engine/memory.hpp pool: peak live tensor bytes "
       "minus live bytes before\",\"rss_peak_method\":\"release pool cache + malloc_trim(0), write 5 to "
-      "/proc/self/clear_refs, run once, VmHWM - VmRSS before\",\"clear_refs_works\":{}}}\n",
+      "/proc/self/clear_refs, run once, VmHWM - VmRSS before\",\"clear_refs_works\":{},\"sgemm_library\":\"{}\"}}\n",
       TORCH_VERSION, o.threads, torch::get_num_threads(), at::get_num_interop_threads(), env_or_unset("MALLOC_MMAP_MAX_"),
       env_or_unset("MALLOC_TRIM_THRESHOLD_"), env_or_unset("OPENBLAS_CORETYPE"), env_or_unset("OPENBLAS_NUM_THREADS"),
-      env_or_unset("OMP_NUM_THREADS"), o.reps, rss_ok);
+      env_or_unset("OMP_NUM_THREADS"), o.reps, rss_ok, blas_library());
   std::fflush(stdout);
   if (!rss_ok) throw std::runtime_error("cannot reset VmHWM through /proc/self/clear_refs: torch peaks unmeasurable");
 
