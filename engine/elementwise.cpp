@@ -38,7 +38,9 @@ Array<T> broadcast_apply(const Array<T>& a, const Array<T>& b, const Shape& out_
   const T* pa = a.data();
   const T* pb = b.data();
   if (sa == out_shape && sb == out_shape) {
-    for (std::size_t i = 0, n = out.size(); i < n; ++i) o[i] = f(pa[i], pb[i]);
+    parallel_ranges(out.size(), detail::kParallelGrain, [&](std::size_t s, std::size_t e) {
+      for (std::size_t i = s; i < e; ++i) o[i] = f(pa[i], pb[i]);
+    });
     return out;
   }
   for_each_broadcast(out_shape, broadcast_strides(sa, out_shape), broadcast_strides(sb, out_shape),
@@ -108,7 +110,9 @@ Tensor<T> binary_op(const Tensor<T>& a, const Tensor<T>& b, const char* op, F f,
       if (db) db[i] += gb;
     };
     if (sa == out_shape && sb == out_shape)
-      for (std::size_t i = 0, n = g.size(); i < n; ++i) local(i, i, i);
+      parallel_ranges(g.size(), detail::kParallelGrain, [&](std::size_t s, std::size_t e) {
+        for (std::size_t i = s; i < e; ++i) local(i, i, i);
+      });
     else
       detail::for_each_broadcast(out_shape, detail::broadcast_strides(sa, out_shape),
                                  detail::broadcast_strides(sb, out_shape), local);
@@ -131,7 +135,9 @@ void accumulate_reduced(Node<T>& n, const Array<T>& g, T sign) {
   }
   T* d = n.grad_buffer().data();
   const T* pg = g.data();
-  for (std::size_t i = 0, len = g.size(); i < len; ++i) d[i] += sign * pg[i];
+  parallel_ranges(g.size(), detail::kParallelGrain, [&](std::size_t s, std::size_t e) {
+    for (std::size_t i = s; i < e; ++i) d[i] += sign * pg[i];
+  });
 }
 
 // c = a + b;  da = g, db = g (each summed over its broadcast axes)

@@ -27,7 +27,7 @@ constexpr int W = int(Vec::size);
 constexpr int NR = 2 * W;
 constexpr int MR = W >= 16 ? 12 : 6;  // 16 vector registers below AVX-512: 12 accumulators
 constexpr int KC = 256;
-constexpr int MC = 20 * MR;
+constexpr int MC = 8 * MR;  // A is read in place: MC only sets the parallel grain
 constexpr int NC = 1024;
 static_assert(NC % NR == 0 && MC % MR == 0, "blocks must hold whole panels");
 

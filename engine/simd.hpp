@@ -8,14 +8,19 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "engine/thread_pool.hpp"
+
 namespace pf::detail {
 
 template <class T>
 using Batch = xsimd::batch<T>;
 
-// out[i] = f(a[i])
+// Arrays at least this long are split over the thread pool (below, waking a thread costs more).
+constexpr std::size_t kParallelGrain = std::size_t(1) << 15;
+
+// out[i] = f(a[i]) on one thread
 template <class T, class F>
-void simd_map(const T* a, T* out, std::size_t n, F f) {
+void simd_map_serial(const T* a, T* out, std::size_t n, F f) {
   constexpr std::size_t W = Batch<T>::size;
   std::size_t i = 0;
   for (; i + W <= n; i += W) f(Batch<T>::load_unaligned(a + i)).store_unaligned(out + i);
@@ -27,9 +32,15 @@ void simd_map(const T* a, T* out, std::size_t n, F f) {
   }
 }
 
-// acc[i] += f(a[i], b[i], c[i])
+// out[i] = f(a[i])
 template <class T, class F>
-void simd_accumulate3(const T* a, const T* b, const T* c, T* acc, std::size_t n, F f) {
+void simd_map(const T* a, T* out, std::size_t n, F f) {
+  parallel_ranges(n, kParallelGrain, [&](std::size_t b, std::size_t e) { simd_map_serial(a + b, out + b, e - b, f); });
+}
+
+// acc[i] += f(a[i], b[i], c[i]) on one thread
+template <class T, class F>
+void simd_accumulate3_serial(const T* a, const T* b, const T* c, T* acc, std::size_t n, F f) {
   constexpr std::size_t W = Batch<T>::size;
   std::size_t i = 0;
   for (; i + W <= n; i += W) {
@@ -46,6 +57,14 @@ void simd_accumulate3(const T* a, const T* b, const T* c, T* acc, std::size_t n,
     f(Batch<T>::load_unaligned(ta), Batch<T>::load_unaligned(tb), Batch<T>::load_unaligned(tc)).store_unaligned(tr);
     for (std::size_t j = 0; j < n - i; ++j) acc[i + j] += tr[j];
   }
+}
+
+// acc[i] += f(a[i], b[i], c[i])
+template <class T, class F>
+void simd_accumulate3(const T* a, const T* b, const T* c, T* acc, std::size_t n, F f) {
+  parallel_ranges(n, kParallelGrain, [&](std::size_t s, std::size_t e) {
+    simd_accumulate3_serial(a + s, b + s, c + s, acc + s, e - s, f);
+  });
 }
 
 }  // namespace pf::detail

@@ -9,6 +9,7 @@
 // one index are bit-exact across thread counts too).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 
@@ -24,6 +25,21 @@ int num_threads();
 // disjoint memory per index. A parallel_for inside fn runs serially on the calling thread.
 // The first exception thrown by fn is rethrown here after the loop has drained.
 void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn);
+
+// Runs fn(begin, end) over [0, n) cut into contiguous chunks of at least `grain` indices (chunk
+// starts are multiples of 64, so SIMD loops inside keep full vectors), in parallel when there is
+// enough work for more than one chunk. For elementwise loops: no reductions across chunks.
+template <class F>
+void parallel_ranges(std::size_t n, std::size_t grain, F fn) {
+  const std::size_t threads = std::size_t(num_threads());
+  if (threads <= 1 || n < 2 * grain) {
+    fn(std::size_t(0), n);
+    return;
+  }
+  const std::size_t chunks = std::min(n / grain, 4 * threads);
+  const std::size_t step = (n / chunks + 63) / 64 * 64;
+  parallel_for((n + step - 1) / step, [&](std::size_t c) { fn(c * step, std::min(n, (c + 1) * step)); });
+}
 
 // True while the calling thread executes inside a parallel_for with more than one thread.
 bool inside_parallel_region();

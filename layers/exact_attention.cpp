@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "engine/blas.hpp"
+#include "engine/thread_pool.hpp"
 #include "engine/mask.hpp"
 #include "engine/matmul.hpp"
 #include "engine/elementwise.hpp"
@@ -90,9 +91,10 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
   const std::size_t R = kExactRowBlock;
   Array<T> out = empty_array<T>(v.shape());
   Array<T> lse = empty_array<T>({p.slices, p.len});
-  Array<T> s = empty_array<T>({std::min(R, std::max<std::size_t>(p.len, 1)), std::max<std::size_t>(p.len, 1)});
   const T neg_inf = -std::numeric_limits<T>::infinity();
-  for (std::size_t sl = 0; sl < p.slices; ++sl) {
+  // Slices (batch x head) run in parallel, each with its own score block.
+  parallel_for(p.slices, [&](std::size_t sl) {
+    Array<T> s = empty_array<T>({std::min(R, std::max<std::size_t>(p.len, 1)), std::max<std::size_t>(p.len, 1)});
     const T* qs = q.data() + sl * p.len * p.d;
     const T* ks = k.data() + sl * p.len * p.d;
     const T* vs = v.data() + sl * p.len * p.dv;
@@ -120,7 +122,7 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
       gemm<T>(false, false, n, int(p.dv), kend, T(1), s.data(), kend, vs, int(p.dv), T(0),
               out.data() + (sl * p.len + r0) * p.dv, int(p.dv));
     }
-  }
+  });
   if (!needs_grad<T>({&q, &k, &v})) return Tensor<T>(std::move(out));
   auto nq = q.node(), nk = k.node(), nv = v.node();
   std::shared_ptr<Mask> mask = key_padding ? std::make_shared<Mask>(*key_padding) : nullptr;
@@ -132,9 +134,9 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
     T* dk = nk->requires_grad ? nk->grad_buffer().data() : nullptr;
     T* dvv = nv->requires_grad ? nv->grad_buffer().data() : nullptr;
     const std::size_t rows = std::min(R, p.len);
-    Array<T> pm = empty_array<T>({rows, p.len}), dp = empty_array<T>({rows, p.len});
     const int d = int(p.d), dv = int(p.dv);
-    for (std::size_t sl = 0; sl < p.slices; ++sl) {
+    parallel_for(p.slices, [&](std::size_t sl) {  // slices write disjoint rows of dq, dk, dv
+      Array<T> pm = empty_array<T>({rows, p.len}), dp = empty_array<T>({rows, p.len});
       const T* qs = nq->value.data() + sl * p.len * p.d;
       const T* ks = nk->value.data() + sl * p.len * p.d;
       const T* vs = nv->value.data() + sl * p.len * p.dv;
@@ -172,7 +174,7 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
           gemm<T>(true, false, kend, d, n, T(p.scale), dp.data(), kend, qs + r0 * p.d, d, T(1),
                   dk + sl * p.len * p.d, d);
       }
-    }
+    });
   });
 }
 
