@@ -111,8 +111,9 @@ void render_panel(std::string& svg, const PlotPanel& panel, double left, double 
   const AxisMap map_x(panel.x.scale, xr.lo, xr.hi, plot_left, plot_right);
   const AxisMap map_y(panel.y.scale, yr.lo, yr.hi, plot_bottom, plot_top);
 
-  svg += fmt::format("<g class=\"panel\">\n<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"14\">{}</text>\n",
-                     (plot_left + plot_right) / 2, top + 20, escape_xml(panel.title));
+  // Titles start at the panel's left edge: centred over the plot, long ones ran off the figure.
+  svg += fmt::format("<g class=\"panel\">\n<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"14\">{}</text>\n",
+                     left + 8, top + 20, escape_xml(panel.title));
   // Grid and ticks.
   for (double t : axis_ticks(panel.x.scale, xr.lo, xr.hi)) {
     const double px = map_x(t);
