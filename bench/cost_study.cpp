@@ -38,6 +38,7 @@
 #include "layers/feature_maps.hpp"
 #include "layers/random_projection.hpp"
 #include "models/performer_lm.hpp"
+#include "json_lines_tee.hpp"
 #include "svg_plot.hpp"
 
 using namespace pf;
@@ -67,22 +68,7 @@ struct Point {
   std::size_t peak_bytes = 0;
 };
 
-class JsonLines {
- public:
-  explicit JsonLines(const std::string& path) {
-    if (path.empty()) return;
-    file_.open(path);
-    if (!file_) throw std::runtime_error(fmt::format("cannot write '{}'", path));
-  }
-  void emit(const std::string& line) {
-    fmt::print("{}\n", line);
-    std::fflush(stdout);
-    if (file_.is_open()) file_ << line << '\n';
-  }
-
- private:
-  std::ofstream file_;
-};
+using JsonLines = pf::examples::JsonLinesTee;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 

@@ -23,6 +23,7 @@
 #include "attention_error_study.hpp"
 #include "engine/blas.hpp"
 #include "engine/memory.hpp"
+#include "json_lines_tee.hpp"
 #include "svg_plot.hpp"
 
 using namespace pf;
@@ -61,22 +62,7 @@ std::string series_name(FeatureKind kind, ProjectionKind projection) {
 // JSON numbers: non-finite values become null (JSON has no inf/nan).
 std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : "null"; }
 
-class JsonLines {
- public:
-  explicit JsonLines(const std::string& path) {
-    if (path.empty()) return;
-    file_.open(path);
-    if (!file_) throw std::runtime_error(fmt::format("cannot write '{}'", path));
-  }
-  void emit(const std::string& line) {
-    fmt::print("{}\n", line);
-    std::fflush(stdout);
-    if (file_.is_open()) file_ << line << '\n';
-  }
-
- private:
-  std::ofstream file_;
-};
+using JsonLines = pf::examples::JsonLinesTee;
 
 PlotPanel attention_study(const Options& o, double input_norm, JsonLines& json) {
   PlotPanel panel{fmt::format("attention output vs exact, |q| = |k| = {} (L={}, d={}, {} samples)", input_norm,
