@@ -1,6 +1,7 @@
 // The whole engine in one include.
 #pragma once
 
+#include "engine/affine.hpp"
 #include "engine/blas.hpp"
 #include "engine/dropout.hpp"
 #include "engine/elementwise.hpp"

@@ -93,8 +93,8 @@ std::string axes_str(const std::vector<std::size_t>& axes) {
 }
 
 template <class T>
-Tensor<T> permute_impl(const Tensor<T>& a, const std::vector<std::size_t>& axes, const char* op) {
-  const Shape in_shape = a.shape();
+Tensor<T> permute_impl(const Tensor<T>& a, const Shape& in_shape, const std::vector<std::size_t>& axes,
+                       const Shape* result_shape, const char* op) {
   const std::size_t rank = in_shape.size();
   std::vector<bool> seen(rank, false);
   bool valid = axes.size() == rank;
@@ -110,7 +110,10 @@ Tensor<T> permute_impl(const Tensor<T>& a, const std::vector<std::size_t>& axes,
                                             op, axes_str(axes), rank, shape_str(in_shape)));
   Shape out_shape(rank);
   for (std::size_t i = 0; i < rank; ++i) out_shape[i] = in_shape[axes[i]];
-  Array<T> out = empty_array<T>(out_shape);
+  if (result_shape && shape_numel(*result_shape) != shape_numel(out_shape))
+    throw std::invalid_argument(fmt::format("{}: the permuted shape {} cannot be viewed as {}", op,
+                                            shape_str(out_shape), shape_str(*result_shape)));
+  Array<T> out = empty_array<T>(result_shape ? *result_shape : out_shape);
   {
     T* o = out.data();
     const T* x = a.data();
@@ -172,7 +175,17 @@ Tensor<T> reshape(const Tensor<T>& a, const Shape& shape) {
 // y[i_0..i_r] = a[i at axes^-1];  da = g permuted back (scatter along the same index map)
 template <class T>
 Tensor<T> permute(const Tensor<T>& a, const std::vector<std::size_t>& axes) {
-  return permute_impl(a, axes, "permute");
+  return permute_impl(a, a.shape(), axes, nullptr, "permute");
+}
+
+// permute() of a viewed as `view`, the result viewed as `shape`: one node, so neither reshaped
+// copy is kept for the backward (which needs no values at all).
+template <class T>
+Tensor<T> permute_as(const Tensor<T>& a, const Shape& view, const std::vector<std::size_t>& axes, const Shape& shape) {
+  if (shape_numel(view) != a.numel())
+    throw std::invalid_argument(fmt::format("permute_as: cannot view {} ({} elements) as {} ({} elements)",
+                                            shape_str(a.shape()), a.numel(), shape_str(view), shape_numel(view)));
+  return permute_impl(a, view, axes, &shape, "permute_as");
 }
 
 // permute with axis0 and axis1 swapped
@@ -184,7 +197,7 @@ Tensor<T> transpose(const Tensor<T>& a, int axis0, int axis1) {
   std::vector<std::size_t> axes(shape.size());
   for (std::size_t k = 0; k < axes.size(); ++k) axes[k] = k;
   std::swap(axes[i], axes[j]);
-  return permute_impl(a, axes, "transpose");
+  return permute_impl(a, shape, axes, nullptr, "transpose");
 }
 
 // y = a[..., begin:end, ...];  da[..., begin:end, ...] += g, zero elsewhere
@@ -273,6 +286,7 @@ std::vector<Tensor<T>> split(const Tensor<T>& a, int axis, const std::vector<std
 #define PF_INSTANTIATE(T)                                                                     \
   template Tensor<T> reshape<T>(const Tensor<T>&, const Shape&);                              \
   template Tensor<T> permute<T>(const Tensor<T>&, const std::vector<std::size_t>&);           \
+  template Tensor<T> permute_as<T>(const Tensor<T>&, const Shape&, const std::vector<std::size_t>&, const Shape&); \
   template Tensor<T> transpose<T>(const Tensor<T>&, int, int);                                \
   template Tensor<T> slice<T>(const Tensor<T>&, int, std::size_t, std::size_t);               \
   template Tensor<T> concat<T>(const std::vector<Tensor<T>>&, int);                           \

@@ -19,6 +19,9 @@ Shape unravel_index(std::size_t index, const Shape& shape);
 template <class T> Tensor<T> reshape(const Tensor<T>& a, const Shape& shape);
 // out.shape[i] = a.shape[axes[i]]; axes is a permutation of 0..rank-1.
 template <class T> Tensor<T> permute(const Tensor<T>& a, const std::vector<std::size_t>& axes);
+// reshape(permute(reshape(a, view), axes), shape) as one op (no intermediate kept on the tape).
+template <class T>
+Tensor<T> permute_as(const Tensor<T>& a, const Shape& view, const std::vector<std::size_t>& axes, const Shape& shape);
 // Swap two axes; negative axes count from the end.
 template <class T> Tensor<T> transpose(const Tensor<T>& a, int axis0, int axis1);
 // Elements [begin, end) along `axis`.

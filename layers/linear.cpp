@@ -5,8 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/elementwise.hpp"
-#include "engine/matmul.hpp"
+#include "engine/affine.hpp"
 #include "engine/shape_ops.hpp"
 
 namespace pf {
@@ -22,7 +21,7 @@ Linear<T>::Linear(std::size_t in_features, std::size_t out_features, Rng& rng, b
   if (has_bias_) bias_ = this->register_parameter("bias", rand_uniform<T>({out_}, rng, -bound, bound));
 }
 
-// y = x W^T + b; the backward is matmul's and add's (dx = dy W, dW = dy^T x, db = sum dy).
+// y = x W^T + b as one fused node (engine/affine.hpp): the tape keeps only y.
 template <class T>
 Tensor<T> Linear<T>::forward(const Tensor<T>& x) const {
   if (x.dim() < 1 || x.size(-1) != in_)
@@ -30,8 +29,7 @@ Tensor<T> Linear<T>::forward(const Tensor<T>& x) const {
         fmt::format("Linear: input shape {} does not end in in_features {}", shape_str(x.shape()), in_));
   // A single vector [in] goes through as one row [1, in] (matmul needs two axes).
   if (x.dim() == 1) return reshape(forward(reshape(x, {1, in_})), {out_});
-  Tensor<T> y = matmul(x, weight_, false, true);
-  return has_bias_ ? y + bias_ : y;
+  return affine(x, weight_, has_bias_ ? &bias_ : nullptr);
 }
 
 template class Linear<float>;

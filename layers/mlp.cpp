@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/affine.hpp"
 #include "engine/elementwise.hpp"
 
 namespace pf {
@@ -46,10 +47,20 @@ MLP<T>::MLP(const std::vector<std::size_t>& sizes, Activation activation, Rng& r
 
 template <class T>
 Tensor<T> MLP<T>::forward(const Tensor<T>& x) const {
-  Tensor<T> h = x;
-  for (std::size_t i = 0; i < layers_->size(); ++i) {
-    h = (*layers_)[i](h);
-    if (i + 1 < layers_->size()) h = activate(h, activation_);
+  // After a GELU, the next layer takes the pre-activation and recomputes GELU in its backward
+  // (gelu_affine), so the tape holds one hidden-width activation per hidden layer, not two.
+  const bool fuse = activation_ == Activation::gelu;
+  Tensor<T> h = (*layers_)[0](x);
+  for (std::size_t i = 1; i < layers_->size(); ++i) {
+    const Linear<T>& layer = (*layers_)[i];
+    if (fuse) {
+      if (h.size(-1) != layer.in_features())  // as Linear::forward would report it
+        throw std::invalid_argument(fmt::format("Linear: input shape {} does not end in in_features {}",
+                                                shape_str(h.shape()), layer.in_features()));
+      h = gelu_affine(h, layer.weight(), layer.has_bias() ? &layer.bias() : nullptr);
+    } else {
+      h = layer(activate(h, activation_));
+    }
   }
   return h;
 }

@@ -96,13 +96,14 @@ Tensor<T> MultiHeadAttention<T>::key_features(const Tensor<T>& k) const {
 template <class T>
 Tensor<T> MultiHeadAttention<T>::split_heads(const Tensor<T>& x) const {
   const std::size_t B = x.size(0), L = x.size(1), H = config_.heads;
-  return permute(reshape(x, {B, L, H, config_.head_width()}), {0, 2, 1, 3});
+  const std::size_t d = config_.head_width();
+  return permute_as(x, {B, L, H, d}, {0, 2, 1, 3}, {B, H, L, d});
 }
 
 template <class T>
 Tensor<T> MultiHeadAttention<T>::merge_heads(const Tensor<T>& x) const {
   const std::size_t B = x.size(0), L = x.size(2);
-  return reshape(permute(x, {0, 2, 1, 3}), {B, L, config_.model_width});
+  return permute_as(x, x.shape(), {0, 2, 1, 3}, {B, L, config_.model_width});
 }
 
 template <class T>

@@ -56,6 +56,19 @@ TEST_CASE("permute and transpose: gradcheck", "[engine][shape_ops][gradcheck]") 
   require_gradcheck([](const Vec& in) { return transpose(in[0], 0, 1); }, {m});
 }
 
+TEST_CASE("permute_as equals reshape, permute, reshape; gradcheck; errors", "[engine][shape_ops][gradcheck]") {
+  auto a = random_tensor({2, 6, 8}, 7);  // [B, L, D] split into 2 heads of 4 and back
+  const auto split = permute_as(a, {2, 6, 2, 4}, {0, 2, 1, 3}, {2, 2, 6, 4});
+  require_same(split.value(), permute(reshape(a, {2, 6, 2, 4}), {0, 2, 1, 3}).value());
+  const auto merged = permute_as(split, split.shape(), {0, 2, 1, 3}, {2, 6, 8});
+  require_same(merged.value(), a.value());
+  require_gradcheck([](const Vec& in) { return permute_as(in[0], {2, 6, 2, 4}, {0, 2, 1, 3}, {2, 2, 6, 4}); }, {a});
+  require_gradcheck([](const Vec& in) { return permute_as(in[0], {2, 6, 8}, {1, 0, 2}, {6, 16}); }, {a});
+  CHECK_THROWS_WITH(permute_as(a, {2, 6, 3, 4}, {0, 2, 1, 3}, {2, 3, 6, 4}), Catch::Contains("[2,6,3,4]"));
+  CHECK_THROWS_WITH(permute_as(a, {2, 6, 2, 4}, {0, 2, 1, 3}, {2, 6, 4}), Catch::Contains("cannot be viewed as [2,6,4]"));
+  CHECK_THROWS_WITH(permute_as(a, {2, 6, 2, 4}, {0, 2, 1, 1}, {2, 2, 6, 4}), Catch::Contains("permute_as"));
+}
+
 TEST_CASE("permute of large axes (tiled walk) matches xtensor, forward and backward", "[engine][shape_ops]") {
   auto a = random_tensor({3, 70, 45}, 17);
   for (const std::vector<std::size_t>& perm :
