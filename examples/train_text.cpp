@@ -8,7 +8,6 @@
 //   train_text --attention exact        # the same model with exact softmax attention
 #include <unistd.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -26,27 +25,37 @@
 #include "progress.hpp"
 #include "text_corpus.hpp"
 #include "text_sampling.hpp"
+#include "training_loop.hpp"
 #include "training_run.hpp"
 
 using namespace pf;
 using namespace pf::examples;
-using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// train_text's schedule: 3 minutes (steps 0), validation every 250 steps, a save every 500.
+TrainingBudget text_budget() {
+  TrainingBudget b;
+  b.steps = 0;
+  b.minutes = 3;
+  b.lr = 2e-3;
+  b.min_lr = 1e-4;
+  b.warmup = 100;
+  b.clip = 1.0;
+  b.eval_every_steps = 250;
+  b.checkpoint_every = 500;
+  return b;
+}
 
 struct Options {
   std::string data = kDefaultCorpus;
   PerformerConfig model;
   std::size_t batch = 16;
-  std::int64_t steps = 0;       // 0: bounded by --minutes
-  double minutes = 3;
-  double lr = 2e-3, min_lr = 1e-4, weight_decay = 0.01, clip = 1.0;
-  std::int64_t warmup = 100;
+  TrainingBudget budget = text_budget();
+  double weight_decay = 0.01;
   int threads = 2;
   std::string checkpoint = "runs/text.safetensors";
-  std::int64_t checkpoint_every = 500;
   bool resume = false;
-  std::int64_t eval_every = 250;
   std::size_t eval_tokens = 1 << 17;
   std::string log = "";         // JSONL curve; default: checkpoint path with .jsonl
   std::string prompt = "And God said";
@@ -86,14 +95,15 @@ int run(Options o) {
   o.model.vocab = 256;
   o.model.validate();
   if (o.batch == 0) throw std::invalid_argument("--batch must be positive");
-  if (o.warmup < 0 || o.steps < 0 || !(o.minutes > 0) || !(o.lr > 0) || o.min_lr < 0 || o.min_lr > o.lr)
+  const TrainingBudget& b = o.budget;
+  if (b.warmup < 0 || b.steps < 0 || !(b.minutes > 0) || !(b.lr > 0) || b.min_lr < 0 || b.min_lr > b.lr)
     throw std::invalid_argument(fmt::format("bad schedule flags: --warmup {} --steps {} --minutes {} --lr {} --min-lr {} "
                                             "(need warmup >= 0, steps >= 0, minutes > 0, 0 <= min-lr <= lr)",
-                                            o.warmup, o.steps, o.minutes, o.lr, o.min_lr));
+                                            b.warmup, b.steps, b.minutes, b.lr, b.min_lr));
 
   PerformerLM<float> model(o.model);
   AdamOptions adam;
-  adam.lr = o.lr;
+  adam.lr = b.lr;
   adam.weight_decay = o.weight_decay;
   AdamW<float> optimizer(model.named_parameters(), adam);
   Rng data_rng(o.model.seed * 31 + 17);
@@ -114,82 +124,32 @@ int run(Options o) {
              corpus.source, corpus.train.size(), corpus.validation.size(), model.parameter_count(), o.model.depth,
              o.model.width, o.model.heads, o.model.attention, o.model.features, T, B, o.threads);
 
-  const double budget = o.steps > 0 ? 0 : o.minutes * 60;
-  std::int64_t total_steps = run.total_steps > 0 ? run.total_steps : o.steps;
-  ProgressReporter progress(static_cast<std::size_t>(total_steps), budget, 50);
-  double loss_ema = NAN;
-  double step_seconds_sum = 0;
-  std::int64_t step_seconds_count = 0;
-  const double elapsed_at_start = run.elapsed_seconds;
-  std::size_t fresh_after_warmup = 0, fresh_at_warmup = 0;
-
   auto save = [&] {
     run.data_rng = data_rng.state();
     run.dropout_rngs = model.stack().dropout_states();
     run.config_json = o.model.to_json();
     save_run(o.checkpoint, model, optimizer, run);
   };
-  auto evaluate = [&] {
-    const double bpc = validation_bits_per_char(model, validation);
-    progress.message(fmt::format("step {}: validation {:.4f} bits/char ({} trained)", run.step, bpc,
-                                 format_duration(run.elapsed_seconds)));
-    log.write("eval", {{"step", double(run.step)}, {"val_bpc", bpc}, {"elapsed_s", run.elapsed_seconds}});
-    return bpc;
-  };
-
-  while (true) {
-    if (o.steps > 0 && run.step >= o.steps) break;
-    if (o.steps == 0 && run.elapsed_seconds - elapsed_at_start >= budget && run.step > 0) break;
-    const auto t0 = Clock::now();
+  double bpc = NAN;
+  TrainingHooks<float> hooks;
+  hooks.next_loss = [&] {
     const TokenBatch batch = random_windows(corpus.train, B, T, data_rng);
-    // A time-bounded run fixes its schedule length once the step time is known (after 5 steps),
-    // and stores it, so a resumed run follows the same schedule.
-    if (total_steps == 0 && step_seconds_count >= 5)
-      total_steps = std::max<std::int64_t>(run.step + 1, run.step + std::int64_t((budget - (run.elapsed_seconds - elapsed_at_start)) /
-                                                                                  (step_seconds_sum / step_seconds_count)));
-    run.total_steps = total_steps;
-    // Until a time-bounded run knows its length, it follows the warm-up ramp.
-    const double lr = total_steps > 0
-                          ? WarmupCosineLr(o.lr, std::min(o.warmup, total_steps), total_steps, o.min_lr).lr_at(run.step)
-                          : o.lr * double(run.step + 1) / double(std::max<std::int64_t>(o.warmup, 1));
-    optimizer.set_lr(lr);
-    Tensor<float> loss = model.loss(batch.inputs, batch.targets);
-    const double value = loss.item();
-    if (!std::isfinite(value)) {
-      progress.finish();
-      throw std::runtime_error(fmt::format(
-          "the loss became {} at step {}: stopping. The last good checkpoint is '{}' (try a lower --lr or --clip)", value,
-          run.step, o.checkpoint));
-    }
-    loss.backward();
-    clip_grad_norm(model.named_parameters(), o.clip);
-    optimizer.step();
-    optimizer.zero_grad();
-    ++run.step;
-    run.tokens_seen += double(B * T);
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    run.elapsed_seconds += dt;
-    step_seconds_sum += dt;
-    ++step_seconds_count;
-    if (step_seconds_count == 3) fresh_at_warmup = memory_stats().fresh_bytes;
-    if (step_seconds_count > 3) fresh_after_warmup = memory_stats().fresh_bytes - fresh_at_warmup;
-    loss_ema = std::isnan(loss_ema) ? value : 0.95 * loss_ema + 0.05 * value;
-    const double tokens_per_second = double(B * T) / dt;
-    progress.update(static_cast<std::size_t>(run.step), loss_ema, tokens_per_second, run.elapsed_seconds - elapsed_at_start);
-    log.write("train", {{"step", double(run.step)}, {"loss", value}, {"lr", lr}, {"tokens_per_s", tokens_per_second},
-                        {"elapsed_s", run.elapsed_seconds}});
-    if (o.eval_every > 0 && run.step % o.eval_every == 0) evaluate();
-    if (o.checkpoint_every > 0 && run.step % o.checkpoint_every == 0) save();
-  }
-  progress.finish();
-  const double bpc = evaluate();
-  save();
-  const double trained = run.elapsed_seconds - elapsed_at_start;
+    return std::make_pair(model.loss(batch.inputs, batch.targets), double(B * T));
+  };
+  hooks.evaluate_line = [&] {
+    bpc = validation_bits_per_char(model, validation);
+    log.write("eval", {{"step", double(run.step)}, {"val_bpc", bpc}, {"elapsed_s", run.elapsed_seconds}});
+    return fmt::format("step {}: validation {:.4f} bits/char ({} trained)", run.step, bpc, format_duration(run.elapsed_seconds));
+  };
+  hooks.save = save;
+  hooks.rate_key = "tokens_per_s";
+  hooks.checkpoint_path = o.checkpoint;
+  const TrainingSummary summary = train_for_budget(model, optimizer, run, o.budget, hooks, log);
   fmt::print("trained {} steps in {} ({:.0f} tokens/s); validation {:.4f} bits/char on {} held-out bytes\n",
-             run.step, format_duration(run.elapsed_seconds), double(step_seconds_count * B * T) / trained, bpc,
+             run.step, format_duration(run.elapsed_seconds), summary.units_per_second, bpc,
              validation.size() * B * T);
   fmt::print("memory: peak RSS {}, tensors peak {}; a training step after warm-up took {} bytes of fresh memory\n",
-             mib(double(peak_rss_bytes())), mib(double(memory_stats().peak_live_bytes)), fresh_after_warmup);
+             mib(double(peak_rss_bytes())), mib(double(memory_stats().peak_live_bytes)), summary.fresh_bytes_per_step);
   fmt::print("checkpoint: {} (curve: {})\n", o.checkpoint, log_path);
 
   if (o.sampling.length > 0) {
@@ -211,18 +171,18 @@ int main(int argc, char** argv) {
   add_model_flags(app, o.model, iid);
   app.add_option("--context", o.model.context, "training window (tokens)")->capture_default_str();
   app.add_option("--batch", o.batch, "sequences per step")->capture_default_str();
-  app.add_option("--steps", o.steps, "training steps (0: train for --minutes)")->capture_default_str();
-  app.add_option("--minutes", o.minutes, "training time when --steps is 0")->capture_default_str();
-  app.add_option("--lr", o.lr, "peak learning rate (AdamW)")->capture_default_str();
-  app.add_option("--min-lr", o.min_lr, "learning rate at the end of the cosine decay")->capture_default_str();
-  app.add_option("--warmup", o.warmup, "linear warm-up steps")->capture_default_str();
+  app.add_option("--steps", o.budget.steps, "training steps (0: train for --minutes)")->capture_default_str();
+  app.add_option("--minutes", o.budget.minutes, "training time when --steps is 0")->capture_default_str();
+  app.add_option("--lr", o.budget.lr, "peak learning rate (AdamW)")->capture_default_str();
+  app.add_option("--min-lr", o.budget.min_lr, "learning rate at the end of the cosine decay")->capture_default_str();
+  app.add_option("--warmup", o.budget.warmup, "linear warm-up steps")->capture_default_str();
   app.add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
-  app.add_option("--clip", o.clip, "clip the global gradient norm to this")->capture_default_str();
+  app.add_option("--clip", o.budget.clip, "clip the global gradient norm to this")->capture_default_str();
   app.add_option("--threads", o.threads, "BLAS threads")->capture_default_str();
   app.add_option("--checkpoint", o.checkpoint, "checkpoint file (safetensors)")->capture_default_str();
-  app.add_option("--checkpoint-every", o.checkpoint_every, "save every N steps (0: only at the end)")->capture_default_str();
+  app.add_option("--checkpoint-every", o.budget.checkpoint_every, "save every N steps (0: only at the end)")->capture_default_str();
   app.add_flag("--resume", o.resume, "continue the run saved in --checkpoint");
-  app.add_option("--eval-every", o.eval_every, "validation every N steps (0: only at the end)")->capture_default_str();
+  app.add_option("--eval-every", o.budget.eval_every_steps, "validation every N steps (0: only at the end)")->capture_default_str();
   app.add_option("--eval-tokens", o.eval_tokens, "size of the fixed held-out slice (tokens)")->capture_default_str();
   app.add_option("--log", o.log, "JSON-lines curve (default: checkpoint path with .jsonl)");
   app.add_option("--prompt", o.prompt, "prompt of the sample printed at the end")->capture_default_str();

@@ -40,14 +40,18 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
   ProgressReporter progress(static_cast<std::size_t>(budget.steps > 0 ? budget.steps : run.total_steps), seconds, 50);
   TrainingSummary summary;
   double step_seconds = 0, units = 0, loss_ema = NAN;
-  std::size_t fresh_at_warmup = 0;
+  std::size_t fresh_after_warmup = 0;  // fresh pool bytes taken inside steps after the third
 
   std::int64_t evaluated_at = -1;
   auto evaluate = [&] {
     evaluated_at = run.step;
-    progress.message(fmt::format("step {} ({} trained):", run.step, format_duration(run.elapsed_seconds)));
     model.eval();
-    hooks.evaluate();
+    if (hooks.evaluate_line) {
+      progress.message(hooks.evaluate_line());
+    } else {
+      progress.message(fmt::format("step {} ({} trained):", run.step, format_duration(run.elapsed_seconds)));
+      hooks.evaluate();
+    }
     model.train();
   };
   std::int64_t total_steps = budget.steps > 0 ? budget.steps : run.total_steps;
@@ -67,10 +71,15 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
     optimizer.set_lr(lr);
 
     const auto t0 = Clock::now();
+    const std::size_t fresh_before = memory_stats().fresh_bytes;
     auto [loss, batch_units] = hooks.next_loss();
     const double value = loss.item();
     if (!std::isfinite(value)) {
       progress.finish();
+      if (!hooks.checkpoint_path.empty())
+        throw std::runtime_error(fmt::format("the loss became {} at step {}: stopping. The last good checkpoint is '{}' "
+                                             "(try a lower --lr or --clip)",
+                                             value, run.step, hooks.checkpoint_path));
       throw std::runtime_error(fmt::format("the loss became {} at step {}: stopping; the last checkpoint is kept "
                                            "(try a lower --lr or --clip)",
                                            value, run.step));
@@ -88,15 +97,17 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
     run.elapsed_seconds += dt;
     step_seconds += dt;
     units += batch_units;
-    if (summary.steps_this_run == 3) fresh_at_warmup = memory_stats().fresh_bytes;
-    if (summary.steps_this_run > 3)
-      summary.fresh_bytes_per_step =
-          (memory_stats().fresh_bytes - fresh_at_warmup) / std::size_t(summary.steps_this_run - 3);
+    // Evaluations and saves between steps may take fresh memory; only the steps' own counts.
+    if (summary.steps_this_run > 3) {
+      fresh_after_warmup += memory_stats().fresh_bytes - fresh_before;
+      summary.fresh_bytes_per_step = fresh_after_warmup / std::size_t(summary.steps_this_run - 3);
+    }
     loss_ema = std::isnan(loss_ema) ? value : 0.95 * loss_ema + 0.05 * value;
     progress.update(static_cast<std::size_t>(run.step), loss_ema, batch_units / dt, run.elapsed_seconds - elapsed_at_start);
-    log.write("train", {{"step", double(run.step)}, {"loss", value}, {"lr", lr}, {"units_per_s", batch_units / dt},
+    log.write("train", {{"step", double(run.step)}, {"loss", value}, {"lr", lr}, {hooks.rate_key, batch_units / dt},
                         {"elapsed_s", run.elapsed_seconds}});
-    if (run.elapsed_seconds >= next_eval) {
+    const bool step_mark = budget.eval_every_steps > 0 && run.step % budget.eval_every_steps == 0;
+    if (run.elapsed_seconds >= next_eval || step_mark) {
       evaluate();
       while (next_eval <= run.elapsed_seconds) next_eval += eval_period;
     }

@@ -25,6 +25,7 @@ struct TrainingBudget {
   std::int64_t warmup = 100;
   double clip = 1.0;
   double eval_every_minutes = 0;  // evaluate at these marks of training time (0: only at the end)
+  std::int64_t eval_every_steps = 0;  // also evaluate every N steps (0: not by steps)
   std::int64_t checkpoint_every = 0;  // save every N steps (0: only at the end)
 };
 
@@ -38,8 +39,13 @@ struct TrainingHooks {
   std::function<std::pair<Tensor<T>, double>()> next_loss;
   // Called with training paused (model in eval mode); logs and prints its own numbers.
   std::function<void()> evaluate;
+  // Or, for a one-line report, evaluates and returns the line to print (set instead of evaluate).
+  std::function<std::string()> evaluate_line;
   // Saves a checkpoint (after the caller's RunState fields are filled in).
   std::function<void()> save;
+  // How the program words its output (defaults: the pixel and protein programs' wording).
+  const char* rate_key = "units_per_s";  // JSONL field of the training rate
+  std::string checkpoint_path;           // named in the non-finite loss error when set
 };
 
 struct TrainingSummary {
