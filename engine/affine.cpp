@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "engine/blas.hpp"
+#include "engine/shape_ops.hpp"
 #include "engine/simd.hpp"
 
 namespace pf {
@@ -140,9 +141,52 @@ Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* b
   });
 }
 
+template <class T>
+Tensor<T> affine_permuted(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias, const Shape& view,
+                          const std::vector<std::size_t>& axes, const Shape& shape) {
+  const AffinePlan p = plan_affine("affine_permuted", x, w, bias);
+  Tensor<T> permuted;
+  {
+    NoGradGuard no_grad;  // the product is a temporary; only its permuted copy is recorded
+    Array<T> y = empty_array<T>(p.out_shape);
+    affine_forward(x.data(), w.value(), bias, p, y.data());
+    permuted = permute_as(Tensor<T>(std::move(y)), view, axes, shape);
+  }
+  const bool grad = bias ? needs_grad<T>({&x, &w, bias}) : needs_grad<T>({&x, &w});
+  if (!grad) return permuted;
+  // The gradient goes back through the inverse permutation: g viewed as the permuted view.
+  Shape permuted_view(axes.size());
+  std::vector<std::size_t> inverse(axes.size());
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    permuted_view[i] = view[axes[i]];
+    inverse[axes[i]] = i;
+  }
+  auto nx = x.node(), nw = w.node();
+  auto nb = bias ? bias->node() : nullptr;
+  std::vector<Tensor<T>> inputs{x, w};
+  if (bias) inputs.push_back(*bias);
+  return make_result<T>(std::move(permuted.value()), "affine_permuted", std::move(inputs),
+                        [nx, nw, nb, p, permuted_view, inverse](const Array<T>& g_permuted, const Array<T>&) {
+    if (p.rows == 0 || p.out == 0) return;
+    Tensor<T> g;
+    {
+      NoGradGuard no_grad;
+      g = permute_as(Tensor<T>(g_permuted), permuted_view, inverse, p.out_shape);
+    }
+    if (nx->requires_grad && p.in > 0)
+      gemm<T>(false, false, int(p.rows), int(p.in), int(p.out), T(1), g.data(), int(p.out), nw->value.data(),
+              int(p.in), T(1), nx->grad_buffer().data(), int(p.in));
+    affine_param_grads(g.data(), nx->value.data(), nw.get(), nb.get(), p);
+  });
+}
+
 template Tensor<float> affine<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>*);
 template Tensor<double> affine<double>(const Tensor<double>&, const Tensor<double>&, const Tensor<double>*);
 template Tensor<float> gelu_affine<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>*);
 template Tensor<double> gelu_affine<double>(const Tensor<double>&, const Tensor<double>&, const Tensor<double>*);
+template Tensor<float> affine_permuted<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>*,
+                                              const Shape&, const std::vector<std::size_t>&, const Shape&);
+template Tensor<double> affine_permuted<double>(const Tensor<double>&, const Tensor<double>&, const Tensor<double>*,
+                                                const Shape&, const std::vector<std::size_t>&, const Shape&);
 
 }  // namespace pf

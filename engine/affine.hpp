@@ -19,6 +19,12 @@ Tensor<T> affine(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias);
 template <class T>
 Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* bias);
 
+// permute_as(affine(x, w, bias), view, axes, shape) as one node (attention's projections
+// straight into the [B, H, L, d] head layout): the unpermuted product is not kept.
+template <class T>
+Tensor<T> affine_permuted(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias, const Shape& view,
+                          const std::vector<std::size_t>& axes, const Shape& shape);
+
 // Without a bias.
 template <class T>
 Tensor<T> affine(const Tensor<T>& x, const Tensor<T>& w) {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/affine.hpp"
 #include "engine/shape_ops.hpp"
 #include "layers/exact_attention.hpp"
 #include "layers/position_encoding.hpp"
@@ -94,10 +95,11 @@ Tensor<T> MultiHeadAttention<T>::key_features(const Tensor<T>& k) const {
 }
 
 template <class T>
-Tensor<T> MultiHeadAttention<T>::split_heads(const Tensor<T>& x) const {
+Tensor<T> MultiHeadAttention<T>::project_heads(const Linear<T>& projection, const Tensor<T>& x) const {
   const std::size_t B = x.size(0), L = x.size(1), H = config_.heads;
   const std::size_t d = config_.head_width();
-  return permute_as(x, {B, L, H, d}, {0, 2, 1, 3}, {B, H, L, d});
+  return affine_permuted(x, projection.weight(), projection.has_bias() ? &projection.bias() : nullptr, {B, L, H, d},
+                         {0, 2, 1, 3}, {B, H, L, d});
 }
 
 template <class T>
@@ -119,9 +121,9 @@ Tensor<T> MultiHeadAttention<T>::forward(const Tensor<T>& x, const Mask* key_pad
     if (calls > 0 && std::size_t(calls) % config_.redraw_interval == 0) redraw_projection();
     calls += T(1);
   }
-  Tensor<T> q = split_heads(q_proj_->forward(x));
-  Tensor<T> k = split_heads(k_proj_->forward(x));
-  Tensor<T> v = split_heads(v_proj_->forward(x));
+  Tensor<T> q = project_heads(*q_proj_, x);
+  Tensor<T> k = project_heads(*k_proj_, x);
+  Tensor<T> v = project_heads(*v_proj_, x);
   if (config_.rotary) {
     q = apply_rotary(q);
     k = apply_rotary(k);

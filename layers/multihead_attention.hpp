@@ -89,7 +89,8 @@ class MultiHeadAttention : public Module<T> {
   // q/k [..., L, d] -> features [..., L, M].
   Tensor<T> query_features(const Tensor<T>& q) const;
   Tensor<T> key_features(const Tensor<T>& k) const;
-  Tensor<T> split_heads(const Tensor<T>& x) const;  // [B, L, D] -> [B, H, L, d]
+  // x [B, L, D] through a projection, straight into heads [B, H, L, d] (one tape node).
+  Tensor<T> project_heads(const Linear<T>& projection, const Tensor<T>& x) const;
   Tensor<T> merge_heads(const Tensor<T>& x) const;  // [B, H, L, d] -> [B, L, D]
 
   MultiHeadAttentionConfig config_;

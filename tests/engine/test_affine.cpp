@@ -3,6 +3,7 @@
 #include "engine/elementwise.hpp"
 #include "engine/matmul.hpp"
 #include "engine/memory.hpp"
+#include "engine/shape_ops.hpp"
 #include "test_util.hpp"
 
 using namespace pf;
@@ -62,4 +63,17 @@ TEST_CASE("affine: shape errors name the shapes", "[engine][affine][errors]") {
   auto w_ok = random_tensor({5, 3}, 4);
   CHECK_THROWS_WITH(affine(x, w_ok, &b), Catch::Contains("bias [4]") && Catch::Contains("[5]"));
   CHECK_THROWS_WITH(gelu_affine(x, w), Catch::Contains("gelu_affine"));
+}
+
+TEST_CASE("affine_permuted: equals permute_as of affine; gradcheck", "[engine][affine][gradcheck]") {
+  const Shape view{2, 3, 2, 2}, shape{2, 2, 3, 2};  // [B, L, D = 4] into 2 heads of 2
+  const std::vector<std::size_t> axes{0, 2, 1, 3};
+  require_twin_match([&](const Vec& in) { return affine_permuted(in[0], in[1], &in[2], view, axes, shape); },
+                     [&](const Vec& in) { return permute_as(affine(in[0], in[1], &in[2]), view, axes, shape); },
+                     {random_tensor({2, 3, 5}, 17), random_tensor({4, 5}, 18), random_tensor({4}, 19)});
+  require_gradcheck([&](const Vec& in) { return affine_permuted(in[0], in[1], &in[2], view, axes, shape); },
+                    {random_tensor({2, 3, 5}, 20), random_tensor({4, 5}, 21), random_tensor({4}, 22)});
+  require_gradcheck(
+      [&](const Vec& in) { return affine_permuted(in[0], in[1], static_cast<const Tensor<double>*>(nullptr), Shape{2, 3, 4}, {1, 0, 2}, Shape{3, 2, 4}); },
+      {random_tensor({2, 3, 5}, 23), random_tensor({4, 5}, 24)});
 }
