@@ -80,6 +80,22 @@ B<T> gelu_slope(B<T> x) {
   return cdf + x * pdf;
 }
 
+// d[i] *= gelu'(u[i])
+template <class T>
+void scale_by_gelu_slope(T* d, const T* u, std::size_t n) {
+  constexpr std::size_t W = B<T>::size;
+  std::size_t i = 0;
+  for (; i + W <= n; i += W)
+    (B<T>::load_unaligned(d + i) * gelu_slope<T>(B<T>::load_unaligned(u + i))).store_unaligned(d + i);
+  if (i < n) {
+    alignas(64) T td[W] = {}, tu[W] = {};
+    std::copy(d + i, d + n, td);
+    std::copy(u + i, u + n, tu);
+    (B<T>::load_unaligned(td) * gelu_slope<T>(B<T>::load_unaligned(tu))).store_unaligned(td);
+    std::copy(td, td + (n - i), d + i);
+  }
+}
+
 template <class T>
 Array<T> gelu_of(const Array<T>& u) {
   Array<T> a = empty_array<T>(to_shape(u.shape()));
@@ -131,12 +147,19 @@ Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* b
       affine_param_grads(g.data(), a.data(), nw.get(), nb.get(), p);
     }
     if (nu->requires_grad && p.in > 0) {
-      // da = g W, then du += da gelu'(u)
-      Array<T> da = empty_array<T>(to_shape(nu->value.shape()));
+      // da = g W, then du += da gelu'(u). The backward's peak memory is here (the top block's
+      // feed-forward runs with every activation still alive), so when du is still empty, da is
+      // computed in du's own buffer instead of a scratch array.
+      const bool first = !nu->has_grad;
+      Array<T> scratch;
+      T* da = first ? nu->grad_buffer().data() : (scratch = empty_array<T>(to_shape(nu->value.shape()))).data();
       gemm<T>(false, false, int(p.rows), int(p.in), int(p.out), T(1), g.data(), int(p.out), nw->value.data(),
-              int(p.in), T(0), da.data(), int(p.in));
-      detail::simd_accumulate3(da.data(), nu->value.data(), da.data(), nu->grad_buffer().data(), da.size(),
-                               [](auto gb, auto xb, auto) { return gb * gelu_slope<T>(xb); });
+              int(p.in), T(0), da, int(p.in));
+      if (first)
+        scale_by_gelu_slope(da, nu->value.data(), nu->value.size());
+      else
+        detail::simd_accumulate3(da, nu->value.data(), da, nu->grad_buffer().data(), nu->value.size(),
+                                 [](auto gb, auto xb, auto) { return gb * gelu_slope<T>(xb); });
     }
   });
 }

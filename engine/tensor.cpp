@@ -145,16 +145,17 @@ void Tensor<T>::backward(const Array<T>& seed) {
   if (seed.size() != numel())
     throw std::invalid_argument(fmt::format("backward: seed has shape {}, tensor has shape {}",
                                             shape_str(to_shape(seed.shape())), shape_str(shape())));
-  // Iterative DFS post-order gives parents before children; walk it backwards.
-  std::vector<Node<T>*> order;
+  // Iterative DFS post-order gives parents before children; walk it backwards. `order` owns
+  // the nodes, because the walk below lets go of each node's parents.
+  std::vector<std::shared_ptr<Node<T>>> order;
   std::unordered_set<Node<T>*> visited;
-  std::vector<std::pair<Node<T>*, std::size_t>> stack{{node_.get(), 0}};
+  std::vector<std::pair<std::shared_ptr<Node<T>>, std::size_t>> stack{{node_, 0}};
   visited.insert(node_.get());
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->parents.size()) {
-      Node<T>* parent = node->parents[next++].get();
-      if (parent->requires_grad && visited.insert(parent).second) stack.push_back({parent, 0});
+      const std::shared_ptr<Node<T>>& parent = node->parents[next++];
+      if (parent->requires_grad && visited.insert(parent.get()).second) stack.push_back({parent, 0});
     } else {
       order.push_back(node);
       stack.pop_back();
@@ -162,18 +163,27 @@ void Tensor<T>::backward(const Array<T>& seed) {
   }
   node_->accumulate(seed);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node<T>* node = *it;
+    Node<T>* node = it->get();
     if (node->is_leaf()) continue;
     if (!node->backward)
       throw std::logic_error(fmt::format(
           "backward: the graph through {} was already freed by an earlier backward()", node->op));
     if (node->has_grad) node->backward(node->grad, node->value);
     // Free what this step no longer needs: saved activations (in the closure) and the gradient.
+    // Every consumer of this node ran before it, so no backward needs its value any more: once
+    // it lets go of its parents (and the walk of it), a node no tensor handle holds is freed now
+    // rather than after the whole backward, which lowers the step's peak memory. The root keeps
+    // its parents, so a second backward() from it still reports the freed graph.
     node->backward = nullptr;
-    if (!node->retain_grad && node != node_.get()) {
-      node->grad = Array<T>();
-      node->has_grad = false;
+    if (node != node_.get()) {
+      node->parents.clear();
+      node->released = true;
+      if (!node->retain_grad) {
+        node->grad = Array<T>();
+        node->has_grad = false;
+      }
     }
+    it->reset();
   }
 }
 

@@ -68,7 +68,9 @@ struct Node {
   // parents' gradients.
   BackwardFn<T> backward;
 
-  bool is_leaf() const { return parents.empty(); }
+  // An op's output whose backward has run: its parents were let go (see Tensor::backward).
+  bool released = false;
+  bool is_leaf() const { return parents.empty() && !released; }
   // This node's gradient buffer, zero-filled on first use; ops accumulate into it.
   Array<T>& grad_buffer();
   // grad += g (g must have the value's shape).

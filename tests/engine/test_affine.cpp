@@ -77,3 +77,15 @@ TEST_CASE("affine_permuted: equals permute_as of affine; gradcheck", "[engine][a
       [&](const Vec& in) { return affine_permuted(in[0], in[1], static_cast<const Tensor<double>*>(nullptr), Shape{2, 3, 4}, {1, 0, 2}, Shape{3, 2, 4}); },
       {random_tensor({2, 3, 5}, 23), random_tensor({4, 5}, 24)});
 }
+
+TEST_CASE("gelu_affine: an input with other consumers accumulates its gradient", "[engine][affine]") {
+  // Both orders, so the fused backward runs once before and once after the other consumer's.
+  for (bool fused_first : {true, false}) {
+    INFO("fused first " << fused_first);
+    auto pair = [fused_first](const Tensor<double>& a, const Tensor<double>& b) { return fused_first ? a + b : b + a; };
+    require_twin_match(
+        [&](const Vec& in) { return pair(gelu_affine(in[0], in[1], &in[2]), affine(in[0], in[1])); },
+        [&](const Vec& in) { return pair(matmul(gelu(in[0]), in[1], false, true) + in[2], matmul(in[0], in[1], false, true)); },
+        {random_tensor({2, 3, 4}, 25), random_tensor({4, 4}, 26), random_tensor({4}, 27)});
+  }
+}
