@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{"Cost study: forward+backward time and peak memory vs sequence length for exact attention and "
                "FAVOR+ (bidirectional, causal), on the attention layer and on a small Performer LM step"};
-  app.add_option("--threads", o.threads, "BLAS threads")->capture_default_str();
+  app.add_option("--threads", o.threads, "threads (engine thread pool and OpenBLAS)")->capture_default_str();
   app.add_option("--min-length", o.min_length, "shortest sequence (doubling from here)")->capture_default_str();
   app.add_option("--max-length", o.max_length, "longest sequence")->capture_default_str();
   app.add_option("--max-exact-length", o.max_exact_length, "longest sequence for exact attention")

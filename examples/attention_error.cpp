@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
   app.add_option("--kernel-draws", o.kernel_draws, "independent projections per point of the kernel study")
       ->capture_default_str();
   app.add_option("--seed", o.seed, "random seed")->capture_default_str();
-  app.add_option("--threads", o.threads, "BLAS threads")->capture_default_str();
+  app.add_option("--threads", o.threads, "threads (engine thread pool and OpenBLAS)")->capture_default_str();
   app.add_option("--out", o.out, "also write the JSON lines to this file");
   app.add_option("--plot", o.plot, "write the SVG plot to this file");
   CLI11_PARSE(app, argc, argv);

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   app.add_option("--temperature", sampling.temperature, "sampling temperature (0: greedy)")->capture_default_str();
   app.add_option("--top-k", sampling.top_k, "sample from the k most likely bytes (0: all)")->capture_default_str();
   app.add_option("--seed", seed, "sampling seed")->capture_default_str();
-  app.add_option("--threads", threads, "BLAS threads")->capture_default_str();
+  app.add_option("--threads", threads, "threads (engine thread pool and OpenBLAS)")->capture_default_str();
   app.add_flag("--timing", timing, "print the time per generated token at increasing lengths");
   CLI11_PARSE(app, argc, argv);
   try {

@@ -205,9 +205,7 @@ int run(Options o) {
 
   RunState run;
   if (o.resume) {
-    if (!std::filesystem::exists(o.checkpoint))
-      throw std::runtime_error(fmt::format("--resume: checkpoint '{}' does not exist", o.checkpoint));
-    run = peek_run(o.checkpoint);
+    run = peek_run_to_resume(o.checkpoint);
     o.model = PerformerConfig::from_json(run.config_json);
     const Metadata meta = load_safetensors(o.checkpoint).metadata;
     const auto task = meta.find("pixels.task");
@@ -243,10 +241,8 @@ int run(Options o) {
   AdamW<float> optimizer(model->named_parameters(), adam);
   Rng data_rng(o.model.seed * 31 + 17);
   if (o.resume) {
-    run = load_run(o.checkpoint, *model, optimizer);
-    data_rng.set_state(run.data_rng);
+    run = resume_run(o.checkpoint, *model, optimizer, data_rng);
     stack.set_dropout_states(run.dropout_rngs);
-    fmt::print("resumed {} at step {} ({} trained)\n", o.checkpoint, run.step, format_duration(run.elapsed_seconds));
   }
   if (auto dir = std::filesystem::path(o.checkpoint).parent_path(); !dir.empty()) std::filesystem::create_directories(dir);
   const std::string log_path =
@@ -345,7 +341,7 @@ int main(int argc, char** argv) {
   app.add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
   app.add_option("--eval-images", o.eval_images, "test images evaluated (0: all 10k to classify, 1000 to generate)")
       ->capture_default_str();
-  app.add_option("--threads", o.threads, "BLAS threads")->capture_default_str();
+  app.add_option("--threads", o.threads, "threads (engine thread pool and OpenBLAS)")->capture_default_str();
   app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default runs/pixels_<task>.safetensors)");
   app.add_flag("--resume", o.resume, "continue the run saved in --checkpoint");
   app.add_option("--log", o.log, "JSON-lines curve (default: checkpoint path with .jsonl)");

@@ -136,9 +136,7 @@ int run(Options o) {
   const SequenceSplit split = split_by_sequence(records, o.held_out, 1234);
   RunState run;
   if (o.resume) {
-    if (!std::filesystem::exists(o.checkpoint))
-      throw std::runtime_error(fmt::format("--resume: checkpoint '{}' does not exist", o.checkpoint));
-    run = peek_run(o.checkpoint);
+    run = peek_run_to_resume(o.checkpoint);
     o.model = PerformerConfig::from_json(run.config_json);
   }
   o.model.vocab = ProteinVocab::kSize;
@@ -153,10 +151,8 @@ int run(Options o) {
   AdamW<float> optimizer(model.named_parameters(), adam);
   Rng data_rng(o.model.seed * 31 + 17);
   if (o.resume) {
-    run = load_run(o.checkpoint, model, optimizer);
-    data_rng.set_state(run.data_rng);
+    run = resume_run(o.checkpoint, model, optimizer, data_rng);
     model.stack().set_dropout_states(run.dropout_rngs);
-    fmt::print("resumed {} at step {} ({} trained)\n", o.checkpoint, run.step, format_duration(run.elapsed_seconds));
   }
   if (auto dir = std::filesystem::path(o.checkpoint).parent_path(); !dir.empty()) std::filesystem::create_directories(dir);
   const std::string log_path =
@@ -239,7 +235,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", o.batch, "sequences per step")->capture_default_str();
   add_budget_flags(app, o.budget);
   app.add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
-  app.add_option("--threads", o.threads, "BLAS threads")->capture_default_str();
+  app.add_option("--threads", o.threads, "threads (engine thread pool and OpenBLAS)")->capture_default_str();
   app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default runs/protein_<task>_<attention>.safetensors)");
   app.add_flag("--resume", o.resume, "continue the run saved in --checkpoint");
   app.add_option("--log", o.log, "JSON-lines curve (default: checkpoint path with .jsonl)");

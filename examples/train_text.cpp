@@ -86,9 +86,7 @@ int run(Options o) {
 
   RunState run;
   if (o.resume) {
-    if (!std::filesystem::exists(o.checkpoint))
-      throw std::runtime_error(fmt::format("--resume: checkpoint '{}' does not exist", o.checkpoint));
-    run = peek_run(o.checkpoint);
+    run = peek_run_to_resume(o.checkpoint);
     o.model = PerformerConfig::from_json(run.config_json);  // the checkpoint's model wins
   }
   o.model.causal = true;
@@ -108,10 +106,8 @@ int run(Options o) {
   AdamW<float> optimizer(model.named_parameters(), adam);
   Rng data_rng(o.model.seed * 31 + 17);
   if (o.resume) {
-    run = load_run(o.checkpoint, model, optimizer);
-    data_rng.set_state(run.data_rng);
+    run = resume_run(o.checkpoint, model, optimizer, data_rng);
     model.stack().set_dropout_states(run.dropout_rngs);
-    fmt::print("resumed {} at step {} ({} trained)\n", o.checkpoint, run.step, format_duration(run.elapsed_seconds));
   }
   const std::string log_path = !o.log.empty() ? o.log : std::filesystem::path(o.checkpoint).replace_extension(".jsonl").string();
   if (auto dir = std::filesystem::path(o.checkpoint).parent_path(); !dir.empty()) std::filesystem::create_directories(dir);
@@ -178,7 +174,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.budget.warmup, "linear warm-up steps")->capture_default_str();
   app.add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
   app.add_option("--clip", o.budget.clip, "clip the global gradient norm to this")->capture_default_str();
-  app.add_option("--threads", o.threads, "BLAS threads")->capture_default_str();
+  app.add_option("--threads", o.threads, "threads (engine thread pool and OpenBLAS)")->capture_default_str();
   app.add_option("--checkpoint", o.checkpoint, "checkpoint file (safetensors)")->capture_default_str();
   app.add_option("--checkpoint-every", o.budget.checkpoint_every, "save every N steps (0: only at the end)")->capture_default_str();
   app.add_flag("--resume", o.resume, "continue the run saved in --checkpoint");

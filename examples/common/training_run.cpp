@@ -1,5 +1,6 @@
 #include "training_run.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -7,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "layers/module_io.hpp"
+#include "progress.hpp"
 
 namespace pf::examples {
 namespace {
@@ -72,6 +74,20 @@ RunState peek_run(const std::string& path) {
   return parse_run(load_safetensors(path).metadata, path);
 }
 
+RunState peek_run_to_resume(const std::string& path) {
+  if (!std::filesystem::exists(path))
+    throw std::runtime_error(fmt::format("--resume: checkpoint '{}' does not exist", path));
+  return peek_run(path);
+}
+
+template <class T>
+RunState resume_run(const std::string& path, Module<T>& model, Optimizer<T>& optimizer, Rng& data_rng) {
+  RunState run = load_run(path, model, optimizer);
+  data_rng.set_state(run.data_rng);
+  fmt::print("resumed {} at step {} ({} trained)\n", path, run.step, format_duration(run.elapsed_seconds));
+  return run;
+}
+
 std::size_t peak_rss_bytes() {
   std::ifstream status("/proc/self/status");
   for (std::string line; std::getline(status, line);)
@@ -82,5 +98,6 @@ std::size_t peak_rss_bytes() {
 template void save_run<float>(const std::string&, const Module<float>&, const Optimizer<float>&, const RunState&,
                               const Metadata&);
 template RunState load_run<float>(const std::string&, Module<float>&, Optimizer<float>&);
+template RunState resume_run<float>(const std::string&, Module<float>&, Optimizer<float>&, Rng&);
 
 }  // namespace pf::examples

@@ -39,6 +39,15 @@ RunState load_run(const std::string& path, Module<T>& model, Optimizer<T>& optim
 // model before loading). Throws like load_run.
 RunState peek_run(const std::string& path);
 
+// --resume, first half: the saved counters and model configuration (the checkpoint's model wins
+// over the flags), read before the model is built. Throws naming the file when it is missing.
+RunState peek_run_to_resume(const std::string& path);
+
+// --resume, second half: weights, optimizer state and the data generator restored, and a line
+// saying where the run resumes. The caller restores run.dropout_rngs into its model's stack.
+template <class T>
+RunState resume_run(const std::string& path, Module<T>& model, Optimizer<T>& optimizer, Rng& data_rng);
+
 // Bytes of the largest resident set this process has had (VmHWM), 0 if unknown.
 std::size_t peak_rss_bytes();
 
