@@ -282,7 +282,7 @@ int main(int argc, char** argv) {
       throw std::invalid_argument(fmt::format("need 0 < --min-length <= --max-length, --reps >= 1, --threads >= 1, "
                                               "--time-cap > 0 (got {}, {}, {}, {}, {})",
                                               o.min_length, o.max_length, o.reps, o.threads, o.time_cap));
-    set_blas_threads(o.threads);
+    set_num_threads(o.threads);
     tune_malloc_for_reuse();
     JsonLines json(o.out);
     json.emit(fmt::format("{{\"bench\":\"cost_study\",\"what\":\"settings\",\"threads\":{},\"reps\":{},"

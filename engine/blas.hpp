@@ -22,9 +22,3 @@ GemmBackend gemm_backend();
 const char* gemm_backend_name(GemmBackend backend);
 
 }  // namespace pf
-
-namespace pf {
-// Older names of set_num_threads / num_threads (engine/thread_pool.hpp).
-inline void set_blas_threads(int threads) { set_num_threads(threads); }
-inline int blas_threads() { return num_threads(); }
-}  // namespace pf

@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
       throw std::invalid_argument(fmt::format("need --dim >= 2, --length >= 1, --samples >= 1, --kernel-draws >= 2 "
                                               "(got {}, {}, {}, {})",
                                               o.dim, o.length, o.samples, o.kernel_draws));
-    set_blas_threads(o.threads);
+    set_num_threads(o.threads);
     tune_malloc_for_reuse();
     JsonLines json(o.out);
     // Pairs of normalised vectors: a typical one, one with a small kernel value (where the

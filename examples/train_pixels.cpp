@@ -1,6 +1,7 @@
 // train_pixels: Performers on Fashion-MNIST (Debian's dataset-fashion-mnist), two tasks:
-//   --task classify   an image as a sequence (4x4 patches by default, or 784 raw pixel tokens)
-//                     through a bidirectional Performer encoder; test accuracy on all 10k images
+//   --task classify   an image as a sequence (7x7 patches by default, or 784 raw pixel tokens)
+//                     through a bidirectional Performer encoder, training images mirrored and
+//                     shifted at random; test accuracy on all 10k images
 //   --task generate   28x28 images, intensities quantized to 16 levels, as 784 tokens for a causal
 //                     Performer; test bits/dim next to the per-position marginal baseline, and
 //                     PNG grids of samples and of completions of the top halves of test images
@@ -11,10 +12,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -42,8 +43,10 @@ struct Options {
   std::string task = "classify";
   std::string data = kFashionMnistDir;
   std::string input = "patches";  // classify: patches | pixels
-  std::size_t patch = 4;
+  std::size_t patch = 7;            // classify: 16 tokens; the best use of a 10-minute budget
   std::string pooling = "mean";
+  std::string augment = "flip+shift";  // classify: how training images are varied
+  std::size_t max_shift = 1;
   std::size_t levels = 16;        // generate
   PerformerConfig model;
   std::size_t batch = 0;          // 0: 64 for classify, 16 for generate
@@ -60,8 +63,6 @@ struct Options {
   std::string png_dir = "runs";
   std::uint64_t sample_seed = 7;
 };
-
-std::string mib(double bytes) { return fmt::format("{:.0f} MiB", bytes / (1 << 20)); }
 
 std::vector<std::size_t> random_images(std::size_t count, std::size_t B, Rng& rng) {
   std::vector<std::size_t> images(B);
@@ -80,6 +81,7 @@ std::vector<std::size_t> range(std::size_t begin, std::size_t end) {
 struct Classify {
   const Options& o;
   PerformerClassifier<float>* model;
+  Augmentation augmentation;
   bool patches() const { return o.input == "patches"; }
   Tensor<float> logits(const ImageSet& set, const std::vector<std::size_t>& images) {
     return patches() ? model->forward(patch_features(set, images, o.patch)) : model->forward(pixel_tokens(set, images));
@@ -211,6 +213,25 @@ int run(Options o) {
     const auto task = meta.find("pixels.task");
     if (task == meta.end() || task->second != o.task)
       throw std::runtime_error(fmt::format("--resume: checkpoint '{}' was not trained with --task {}", o.checkpoint, o.task));
+    // the data settings the run started with (older checkpoints lack some: keep the flags then)
+    const auto restore = [&](const char* key, auto& field) {
+      const auto it = meta.find(key);
+      if (it == meta.end()) return;
+      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::string>) {
+        field = it->second;
+      } else {
+        const std::string& text = it->second;
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+          throw std::runtime_error(fmt::format("--resume: checkpoint '{}' has {} = '{}', not a count", o.checkpoint, key, text));
+        field = static_cast<std::size_t>(std::stoull(text));
+      }
+    };
+    restore("pixels.input", o.input);
+    restore("pixels.patch", o.patch);
+    restore("pixels.pooling", o.pooling);
+    restore("pixels.levels", o.levels);
+    restore("pixels.augment", o.augment);
+    restore("pixels.max_shift", o.max_shift);
   }
   const std::size_t L = classify && o.input == "patches" ? (train.rows / o.patch) * (train.cols / o.patch) : train.image_size();
   o.model.context = L;
@@ -222,6 +243,7 @@ int run(Options o) {
     o.model.vocab = o.levels + 1;  // the levels and a start token
   }
   o.model.validate();
+  const Augmentation augmentation = classify ? parse_augmentation(o.augment, o.max_shift) : Augmentation{};
 
   std::unique_ptr<PerformerClassifier<float>> classifier;
   std::unique_ptr<PerformerLM<float>> generator;
@@ -250,21 +272,27 @@ int run(Options o) {
   JsonlLog log(log_path, o.resume);
 
   fmt::print("task {}: {} train / {} test images; sequence of {} {}; model: {} parameters, {} layers, width {}, {} heads, "
-             "attention {} (m = {}), batch {}, {} threads\n",
+             "attention {} (m = {}), batch {}, {} threads{}\n",
              o.task, train.count, test.count, L, classify ? (o.input == "patches" ? fmt::format("{0}x{0} patches", o.patch) : "pixel tokens") : fmt::format("pixels of {} levels", o.levels),
              model->parameter_count(), o.model.depth, o.model.width, o.model.heads, o.model.attention, o.model.features,
-             o.batch, o.threads);
+             o.batch, o.threads,
+             classify ? fmt::format("; training images varied: {}{}", augmentation_name(augmentation),
+                                    augmentation.max_shift > 0 ? fmt::format(" (shifts up to {} px)", augmentation.max_shift) : "")
+                     : "");
 
   const MarginalBaseline baseline(train, classify ? 2 : o.levels);
   const double baseline_bpd = baseline.bits_per_dim(test, range(0, eval_images));
-  Classify classifier_task{o, classifier.get()};
+  Classify classifier_task{o, classifier.get(), augmentation};
   double last_metric = NAN;
 
   TrainingHooks<float> hooks;
   if (classify) {
     hooks.next_loss = [&] {
       const auto images = random_images(train.count, o.batch, data_rng);
-      return std::make_pair(classifier_task.loss(train, images), double(o.batch));
+      if (!classifier_task.augmentation.any())
+        return std::make_pair(classifier_task.loss(train, images), double(o.batch));
+      const ImageSet varied = augmented_images(train, images, classifier_task.augmentation, data_rng);
+      return std::make_pair(classifier_task.loss(varied, first_n(o.batch)), double(o.batch));
     };
     hooks.evaluate = [&] {
       const auto [accuracy, nll] = classifier_task.evaluate(test, eval_images);
@@ -293,7 +321,8 @@ int run(Options o) {
     run.config_json = o.model.to_json();
     save_run(o.checkpoint, *model, optimizer, run,
              {{"pixels.task", o.task}, {"pixels.input", o.input}, {"pixels.patch", std::to_string(o.patch)},
-              {"pixels.levels", std::to_string(o.levels)}, {"pixels.pooling", o.pooling}});
+              {"pixels.levels", std::to_string(o.levels)}, {"pixels.pooling", o.pooling}, {"pixels.augment", o.augment},
+              {"pixels.max_shift", std::to_string(o.max_shift)}});
   };
   const TrainingSummary summary = train_for_budget(*model, optimizer, run, o.budget, hooks, log);
 
@@ -304,12 +333,7 @@ int run(Options o) {
     fmt::print("trained {} steps in {} ({:.0f} tokens/s); test {:.4f} bits/dim on {} images; marginal baseline {:.4f}\n",
                run.step, format_duration(run.elapsed_seconds), summary.units_per_second, last_metric, eval_images,
                baseline_bpd);
-  fmt::print("memory: peak RSS {}, tensors peak {}; fresh memory per step after warm-up {} bytes\n",
-             mib(double(peak_rss_bytes())), mib(double(memory_stats().peak_live_bytes)), summary.fresh_bytes_per_step);
-  // On a shared machine the wall-clock budget buys less CPU: say how much this process got.
-  fmt::print("process CPU time {:.0f} s (all threads) for {} of training\n", double(std::clock()) / CLOCKS_PER_SEC,
-             format_duration(summary.seconds_this_run));
-  fmt::print("checkpoint: {} (curve: {})\n", o.checkpoint, log_path);
+  print_run_footer(summary, o.checkpoint, log_path);
   if (!classify) write_generation_pngs(*generator, test, o);
   return 0;
 }
@@ -333,6 +357,11 @@ int main(int argc, char** argv) {
   app.add_option("--input", o.input, "classify: patches | pixels (784 raw pixel tokens)")->capture_default_str();
   app.add_option("--patch", o.patch, "classify: patch side (divides 28)")->capture_default_str();
   app.add_option("--pooling", o.pooling, "classify: mean | class-token")->capture_default_str();
+  app.add_option("--augment", o.augment,
+                 "classify: vary training images: none | flip (mirror half of them) | shift | flip+shift")
+      ->capture_default_str();
+  app.add_option("--max-shift", o.max_shift, "classify: largest shift in pixels along each axis for --augment")
+      ->capture_default_str();
   app.add_option("--levels", o.levels, "generate: intensity levels")->capture_default_str();
   bool iid = false;
   add_model_flags(app, o.model, iid);
@@ -343,7 +372,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", o.threads, "threads (engine thread pool and OpenBLAS)")->capture_default_str();
   app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default runs/pixels_<task>.safetensors)");
-  app.add_flag("--resume", o.resume, "continue the run saved in --checkpoint");
+  app.add_flag("--resume", o.resume, "continue the run saved in --checkpoint (model and data settings come from it)");
   app.add_option("--log", o.log, "JSON-lines curve (default: checkpoint path with .jsonl)");
   app.add_option("--samples", o.samples, "generate: images sampled into <png-dir>/fashion_samples.png")->capture_default_str();
   app.add_option("--completions", o.completions, "generate: test images completed into <png-dir>/fashion_completions.png")

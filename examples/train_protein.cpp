@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <stdexcept>
 
@@ -120,7 +119,6 @@ HeldOutScore evaluate(PerformerLM<float>& model, const std::vector<ProteinBatch>
   return s;
 }
 
-std::string mib(double bytes) { return fmt::format("{:.0f} MiB", bytes / (1 << 20)); }
 
 int run(Options o) {
   tune_malloc_for_reuse();
@@ -201,12 +199,7 @@ int run(Options o) {
   fmt::print("trained {} steps in {} ({:.0f} tokens/s); held-out accuracy {:.2f}%, perplexity {:.3f} ({}, {})\n",
              run.step, format_duration(run.elapsed_seconds), summary.units_per_second, 100 * last.accuracy,
              last.perplexity, o.task, o.model.attention);
-  fmt::print("memory: peak RSS {}, tensors peak {}\n", mib(double(peak_rss_bytes())),
-             mib(double(memory_stats().peak_live_bytes)));
-  // On a shared machine the wall-clock budget buys less CPU: say how much this process got.
-  fmt::print("process CPU time {:.0f} s (all threads) for {} of training\n", double(std::clock()) / CLOCKS_PER_SEC,
-             format_duration(summary.seconds_this_run));
-  fmt::print("checkpoint: {} (curve: {})\n", o.checkpoint, log_path);
+  print_run_footer(summary, o.checkpoint, log_path);
   return 0;
 }
 

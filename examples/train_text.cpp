@@ -77,7 +77,6 @@ double validation_bits_per_char(PerformerLM<float>& model, const std::vector<Tok
   return nats / count / std::log(2.0);
 }
 
-std::string mib(double bytes) { return fmt::format("{:.0f} MiB", bytes / (1 << 20)); }
 
 int run(Options o) {
   tune_malloc_for_reuse();
@@ -144,9 +143,7 @@ int run(Options o) {
   fmt::print("trained {} steps in {} ({:.0f} tokens/s); validation {:.4f} bits/char on {} held-out bytes\n",
              run.step, format_duration(run.elapsed_seconds), summary.units_per_second, bpc,
              validation.size() * B * T);
-  fmt::print("memory: peak RSS {}, tensors peak {}; a training step after warm-up took {} bytes of fresh memory\n",
-             mib(double(peak_rss_bytes())), mib(double(memory_stats().peak_live_bytes)), summary.fresh_bytes_per_step);
-  fmt::print("checkpoint: {} (curve: {})\n", o.checkpoint, log_path);
+  print_run_footer(summary, o.checkpoint, log_path);
 
   if (o.sampling.length > 0) {
     Rng rng(o.sample_seed);

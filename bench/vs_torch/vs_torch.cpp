@@ -346,7 +346,7 @@ Options parse(int argc, char** argv) {
 }
 
 // The library the process's sgemm_ (what LibTorch's CPU matmuls call) resolves to: the same
-// OpenBLAS as ours means pf::set_blas_threads sizes torch's GEMMs too.
+// OpenBLAS as ours means pf::set_num_threads (which also sets OpenBLAS's threads) sizes torch's GEMMs too.
 std::string blas_library() {
   void* symbol = dlsym(RTLD_DEFAULT, "sgemm_");
   Dl_info info{};
@@ -366,7 +366,7 @@ int main(int argc, char** argv) try {
   // Threads first: LibTorch's inter-op pool can only be sized before it starts.
   at::set_num_interop_threads(o.threads);
   torch::set_num_threads(o.threads);
-  set_blas_threads(o.threads);
+  set_num_threads(o.threads);
   torch::manual_seed(0);
 
   const bool rss_ok = pf::bench::reset_rss_high_water_mark();

@@ -1,6 +1,7 @@
 #include "pixel_data.hpp"
 
 #include <cmath>
+#include <cstddef>
 #include <numeric>
 #include <stdexcept>
 
@@ -40,6 +41,60 @@ Tensor<float> patch_features(const ImageSet& set, const std::vector<std::size_t>
     }
   }
   return Tensor<float>(std::move(out));
+}
+
+Augmentation parse_augmentation(const std::string& name, std::size_t max_shift) {
+  Augmentation how;
+  if (name == "flip" || name == "flip+shift") how.flip = true;
+  if (name == "shift" || name == "flip+shift") how.max_shift = max_shift;
+  if (name != "none" && name != "flip" && name != "shift" && name != "flip+shift")
+    throw std::invalid_argument(
+        fmt::format("augmentation must be none, flip, shift or flip+shift, got '{}'", name));
+  if ((name == "shift" || name == "flip+shift") && max_shift == 0)
+    throw std::invalid_argument(fmt::format("augmentation '{}' needs a maximum shift of at least 1 pixel", name));
+  return how;
+}
+
+std::string augmentation_name(const Augmentation& how) {
+  if (how.flip && how.max_shift > 0) return "flip+shift";
+  if (how.flip) return "flip";
+  return how.max_shift > 0 ? "shift" : "none";
+}
+
+ImageSet augmented_images(const ImageSet& set, const std::vector<std::size_t>& images, const Augmentation& how,
+                          Rng& rng) {
+  check_images("augmented_images", set, images);
+  const std::size_t rows = set.rows, cols = set.cols;
+  if (how.max_shift >= rows || how.max_shift >= cols)
+    throw std::invalid_argument(fmt::format("augmented_images: a shift of up to {} pixels leaves nothing of {}x{} images",
+                                            how.max_shift, rows, cols));
+  ImageSet out;
+  out.count = images.size();
+  out.rows = rows;
+  out.cols = cols;
+  out.pixels.assign(out.count * rows * cols, 0);
+  out.labels.resize(out.count);
+  const auto shift = [&] {
+    const std::uint64_t span = 2 * how.max_shift + 1;
+    return static_cast<std::ptrdiff_t>(rng.below(span)) - static_cast<std::ptrdiff_t>(how.max_shift);
+  };
+  for (std::size_t b = 0; b < images.size(); ++b) {
+    const bool mirror = how.flip && rng.below(2) == 1;
+    const std::ptrdiff_t dy = how.max_shift > 0 ? shift() : 0, dx = how.max_shift > 0 ? shift() : 0;
+    const std::uint8_t* in = set.image(images[b]);
+    std::uint8_t* o = out.pixels.data() + b * rows * cols;
+    // output pixel (y, x) shows input pixel (y - dy, x' - dx), x' = x or its mirror
+    for (std::size_t y = 0; y < rows; ++y) {
+      const std::ptrdiff_t sy = std::ptrdiff_t(y) - dy;
+      if (sy < 0 || sy >= std::ptrdiff_t(rows)) continue;
+      for (std::size_t x = 0; x < cols; ++x) {
+        const std::ptrdiff_t sx = std::ptrdiff_t(mirror ? cols - 1 - x : x) - dx;
+        if (sx >= 0 && sx < std::ptrdiff_t(cols)) o[y * cols + x] = in[sy * cols + sx];
+      }
+    }
+    out.labels[b] = set.labels.empty() ? 0 : set.labels[images[b]];
+  }
+  return out;
 }
 
 Indices pixel_tokens(const ImageSet& set, const std::vector<std::size_t>& images) {

@@ -5,8 +5,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "engine/random.hpp"
 #include "engine/tensor.hpp"
 #include "fashion_mnist.hpp"
 
@@ -15,6 +17,25 @@ namespace pf::examples {
 // Non-overlapping P x P patches in reading order, each a vector of P*P intensities scaled to
 // [0, 1]: [B, (rows/P)*(cols/P), P*P]. P must divide both sides.
 Tensor<float> patch_features(const ImageSet& set, const std::vector<std::size_t>& images, std::size_t patch);
+
+// Label-preserving variations of training images, drawn anew for every batch so the model
+// sees fewer exact repeats over many epochs: a horizontal mirror with probability 1/2 (a
+// mirrored shirt or shoe is still a shirt or shoe) and a shift of up to max_shift pixels along
+// each axis, the uncovered border filled with background (0).
+struct Augmentation {
+  bool flip = false;
+  std::size_t max_shift = 0;
+  bool any() const { return flip || max_shift > 0; }
+};
+// "none" | "flip" | "shift" | "flip+shift" (shift by up to max_shift); throws
+// std::invalid_argument naming the text. augmentation_name is its inverse.
+Augmentation parse_augmentation(const std::string& name, std::size_t max_shift);
+std::string augmentation_name(const Augmentation& how);
+
+// The selected images, each varied with its own draws from `rng`, as a new set of
+// images.size() images (labels kept) in the order given.
+ImageSet augmented_images(const ImageSet& set, const std::vector<std::size_t>& images, const Augmentation& how,
+                          Rng& rng);
 
 // Raw intensities as token ids in [0, 256): [B, rows*cols].
 Indices pixel_tokens(const ImageSet& set, const std::vector<std::size_t>& images);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -123,5 +124,14 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
 
 template TrainingSummary train_for_budget<float>(Module<float>&, Optimizer<float>&, RunState&, const TrainingBudget&,
                                                  const TrainingHooks<float>&, JsonlLog&);
+
+void print_run_footer(const TrainingSummary& summary, const std::string& checkpoint, const std::string& log_path) {
+  const auto mib = [](std::size_t bytes) { return fmt::format("{:.0f} MiB", double(bytes) / (1 << 20)); };
+  fmt::print("memory: peak RSS {}, tensors peak {}; fresh memory per step after warm-up {} bytes\n", mib(peak_rss_bytes()),
+             mib(memory_stats().peak_live_bytes), summary.fresh_bytes_per_step);
+  fmt::print("process CPU time {:.0f} s (all threads) for {} of training\n", double(std::clock()) / CLOCKS_PER_SEC,
+             format_duration(summary.seconds_this_run));
+  fmt::print("checkpoint: {} (curve: {})\n", checkpoint, log_path);
+}
 
 }  // namespace pf::examples

@@ -61,4 +61,9 @@ template <class T>
 TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunState& run,
                                  const TrainingBudget& budget, const TrainingHooks<T>& hooks, JsonlLog& log);
 
+// The closing lines of every training program: peak memory (RSS and tensors) and the fresh
+// memory a step took, the CPU time the process got (on a shared machine the wall-clock budget
+// buys less of it), and where the checkpoint and curve are.
+void print_run_footer(const TrainingSummary& summary, const std::string& checkpoint, const std::string& log_path);
+
 }  // namespace pf::examples

@@ -78,3 +78,69 @@ TEST_CASE("pixel_data: the marginal baseline is the per-position empirical entro
   // a uniform-looking position costs more than a constant one
   REQUIRE(baseline.bits_per_dim(set, {1}) == Approx(expected).epsilon(1e-12));
 }
+
+namespace {
+
+// Whether `out` (rows x cols) is `in` mirrored (if asked) then moved by (dy, dx), background 0.
+bool is_moved_copy(const std::uint8_t* in, const std::uint8_t* out, std::size_t rows, std::size_t cols, bool mirror,
+                   int dy, int dx) {
+  for (int y = 0; y < int(rows); ++y)
+    for (int x = 0; x < int(cols); ++x) {
+      const int sy = y - dy, sx = (mirror ? int(cols) - 1 - x : x) - dx;
+      const bool inside = sy >= 0 && sy < int(rows) && sx >= 0 && sx < int(cols);
+      if (out[y * cols + x] != (inside ? in[sy * cols + sx] : 0)) return false;
+    }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("pixel_data: augmented images are mirrored and shifted copies, labels kept", "[examples][pixels]") {
+  ImageSet set = ramp_images(3, 5, 6);
+  for (std::size_t i = 0; i < set.pixels.size(); ++i) set.pixels[i] = std::uint8_t(1 + i % 250);  // no zero pixels
+  set.labels = {4, 7, 9};
+  Rng rng(3);
+  const std::vector<std::size_t> pick{2, 0, 1, 2, 1, 0, 2, 2};
+  int mirrored = 0, moved = 0;
+  for (int round = 0; round < 20; ++round) {
+    const ImageSet out = augmented_images(set, pick, parse_augmentation("flip+shift", 2), rng);
+    REQUIRE(out.count == pick.size());
+    REQUIRE(out.rows == 5);
+    REQUIRE(out.cols == 6);
+    for (std::size_t b = 0; b < pick.size(); ++b) {
+      REQUIRE(out.labels[b] == set.labels[pick[b]]);
+      // exactly one (mirror, dy, dx) within the limits explains the output
+      int explanations = 0;
+      for (int mirror = 0; mirror < 2; ++mirror)
+        for (int dy = -2; dy <= 2; ++dy)
+          for (int dx = -2; dx <= 2; ++dx)
+            if (is_moved_copy(set.image(pick[b]), out.image(b), 5, 6, mirror, dy, dx)) {
+              ++explanations;
+              mirrored += mirror;
+              moved += dy != 0 || dx != 0;
+            }
+      REQUIRE(explanations == 1);
+    }
+  }
+  // 160 draws: both kinds of variation happen, and not always
+  REQUIRE(mirrored > 40);
+  REQUIRE(mirrored < 120);
+  REQUIRE(moved > 100);
+  REQUIRE(moved < 160);
+
+  // "none" copies; "flip" never shifts
+  const ImageSet same = augmented_images(set, {1}, parse_augmentation("none", 2), rng);
+  REQUIRE(is_moved_copy(set.image(1), same.image(0), 5, 6, false, 0, 0));
+  for (int round = 0; round < 10; ++round) {
+    const ImageSet flipped = augmented_images(set, {0}, parse_augmentation("flip", 2), rng);
+    REQUIRE((is_moved_copy(set.image(0), flipped.image(0), 5, 6, false, 0, 0) ||
+             is_moved_copy(set.image(0), flipped.image(0), 5, 6, true, 0, 0)));
+  }
+  REQUIRE(augmentation_name(parse_augmentation("shift", 1)) == "shift");
+  REQUIRE(augmentation_name(parse_augmentation("flip+shift", 3)) == "flip+shift");
+  REQUIRE(augmentation_name(parse_augmentation("none", 3)) == "none");
+  REQUIRE_THROWS_WITH(parse_augmentation("rotate", 1), Contains("'rotate'"));
+  REQUIRE_THROWS_WITH(parse_augmentation("shift", 0), Contains("at least 1 pixel"));
+  REQUIRE_THROWS_WITH(augmented_images(set, {0}, parse_augmentation("shift", 5), rng), Contains("5 pixels") && Contains("5x6"));
+  REQUIRE_THROWS_WITH(augmented_images(set, {3}, parse_augmentation("flip", 1), rng), Contains("image index 3"));
+}
