@@ -44,15 +44,12 @@ Tensor<float> patch_features(const ImageSet& set, const std::vector<std::size_t>
 }
 
 Augmentation parse_augmentation(const std::string& name, std::size_t max_shift) {
-  Augmentation how;
-  if (name == "flip" || name == "flip+shift") how.flip = true;
-  if (name == "shift" || name == "flip+shift") how.max_shift = max_shift;
-  if (name != "none" && name != "flip" && name != "shift" && name != "flip+shift")
-    throw std::invalid_argument(
-        fmt::format("augmentation must be none, flip, shift or flip+shift, got '{}'", name));
-  if ((name == "shift" || name == "flip+shift") && max_shift == 0)
+  const bool flip = name == "flip" || name == "flip+shift", shift = name == "shift" || name == "flip+shift";
+  if (!flip && !shift && name != "none")
+    throw std::invalid_argument(fmt::format("augmentation must be none, flip, shift or flip+shift, got '{}'", name));
+  if (shift && max_shift == 0)
     throw std::invalid_argument(fmt::format("augmentation '{}' needs a maximum shift of at least 1 pixel", name));
-  return how;
+  return Augmentation{flip, shift ? max_shift : 0};
 }
 
 std::string augmentation_name(const Augmentation& how) {
