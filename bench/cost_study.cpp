@@ -29,14 +29,14 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "engine/blas.hpp"
-#include "engine/memory.hpp"
-#include "engine/optim.hpp"
-#include "engine/random.hpp"
-#include "layers/exact_attention.hpp"
-#include "layers/favor_attention.hpp"
-#include "layers/feature_maps.hpp"
-#include "layers/random_projection.hpp"
+#include "engine/kernels/gemm.hpp"
+#include "engine/core/memory.hpp"
+#include "engine/optim/optimizers.hpp"
+#include "engine/core/random.hpp"
+#include "layers/attention/exact_attention.hpp"
+#include "layers/attention/favor_attention.hpp"
+#include "layers/attention/feature_maps.hpp"
+#include "layers/attention/random_projection.hpp"
 #include "models/performer_lm.hpp"
 #include "json_lines_tee.hpp"
 #include "svg_plot.hpp"

@@ -9,10 +9,10 @@
 #include <fmt/format.h>
 
 #include "bench_util.hpp"
-#include "engine/blas.hpp"
-#include "engine/matmul.hpp"
-#include "engine/memory.hpp"
-#include "engine/random.hpp"
+#include "engine/kernels/gemm.hpp"
+#include "engine/ops/matmul.hpp"
+#include "engine/core/memory.hpp"
+#include "engine/core/random.hpp"
 
 using namespace pf;
 

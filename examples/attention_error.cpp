@@ -21,8 +21,8 @@
 #include <fmt/format.h>
 
 #include "attention_error_study.hpp"
-#include "engine/blas.hpp"
-#include "engine/memory.hpp"
+#include "engine/kernels/gemm.hpp"
+#include "engine/core/memory.hpp"
 #include "json_lines_tee.hpp"
 #include "svg_plot.hpp"
 

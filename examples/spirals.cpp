@@ -16,8 +16,8 @@
 #include <fmt/format.h>
 
 #include "engine/engine.hpp"
-#include "engine/optim.hpp"
-#include "engine/schedule.hpp"
+#include "engine/optim/optimizers.hpp"
+#include "engine/optim/schedule.hpp"
 #include "layers/mlp.hpp"
 #include "layers/module_io.hpp"
 

@@ -20,11 +20,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "engine/blas.hpp"
-#include "engine/memory.hpp"
-#include "engine/optim.hpp"
-#include "engine/safetensors.hpp"
-#include "engine/softmax.hpp"
+#include "engine/kernels/gemm.hpp"
+#include "engine/core/memory.hpp"
+#include "engine/optim/optimizers.hpp"
+#include "engine/io/safetensors.hpp"
+#include "engine/ops/softmax.hpp"
 #include "models/performer_classifier.hpp"
 #include "model_flags.hpp"
 #include "models/performer_lm.hpp"

@@ -16,9 +16,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "engine/blas.hpp"
-#include "engine/memory.hpp"
-#include "engine/optim.hpp"
+#include "engine/kernels/gemm.hpp"
+#include "engine/core/memory.hpp"
+#include "engine/optim/optimizers.hpp"
 #include "fasta.hpp"
 #include "model_flags.hpp"
 #include "models/performer_lm.hpp"

@@ -16,10 +16,10 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "engine/blas.hpp"
-#include "engine/memory.hpp"
-#include "engine/optim.hpp"
-#include "engine/schedule.hpp"
+#include "engine/kernels/gemm.hpp"
+#include "engine/core/memory.hpp"
+#include "engine/optim/optimizers.hpp"
+#include "engine/optim/schedule.hpp"
 #include "models/performer_lm.hpp"
 #include "model_flags.hpp"
 #include "progress.hpp"

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/affine.hpp"
-#include "engine/shape_ops.hpp"
+#include "engine/ops/affine.hpp"
+#include "engine/ops/shape_ops.hpp"
 
 namespace pf {
 
@@ -21,7 +21,7 @@ Linear<T>::Linear(std::size_t in_features, std::size_t out_features, Rng& rng, b
   if (has_bias_) bias_ = this->register_parameter("bias", rand_uniform<T>({out_}, rng, -bound, bound));
 }
 
-// y = x W^T + b as one fused node (engine/affine.hpp): the tape keeps only y.
+// y = x W^T + b as one fused node (engine/ops/affine.hpp): the tape keeps only y.
 template <class T>
 Tensor<T> Linear<T>::forward(const Tensor<T>& x) const {
   if (x.dim() < 1 || x.size(-1) != in_)

@@ -7,7 +7,7 @@
 
 #include <cstddef>
 
-#include "engine/random.hpp"
+#include "engine/core/random.hpp"
 #include "layers/module.hpp"
 
 namespace pf {

@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/affine.hpp"
-#include "engine/elementwise.hpp"
+#include "engine/ops/affine.hpp"
+#include "engine/ops/elementwise.hpp"
 
 namespace pf {
 

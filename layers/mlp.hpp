@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/random.hpp"
+#include "engine/core/random.hpp"
 #include "layers/linear.hpp"
 #include "layers/module.hpp"
 

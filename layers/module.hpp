@@ -26,8 +26,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine/named.hpp"
-#include "engine/tensor.hpp"
+#include "engine/core/named.hpp"
+#include "engine/core/tensor.hpp"
 
 namespace pf {
 

@@ -19,8 +19,8 @@
 
 #include <string>
 
-#include "engine/optim.hpp"
-#include "engine/safetensors.hpp"
+#include "engine/optim/optimizers.hpp"
+#include "engine/io/safetensors.hpp"
 #include "layers/module.hpp"
 
 namespace pf {

@@ -1,6 +1,6 @@
 #include "models/performer_block.hpp"
 
-#include "engine/elementwise.hpp"
+#include "engine/ops/elementwise.hpp"
 
 namespace pf {
 

@@ -6,10 +6,10 @@
 
 #include <memory>
 
-#include "layers/dropout_layer.hpp"
-#include "layers/layer_norm_layer.hpp"
+#include "layers/dropout.hpp"
+#include "layers/layer_norm.hpp"
 #include "layers/mlp.hpp"
-#include "layers/multihead_attention.hpp"
+#include "layers/attention/multihead_attention.hpp"
 #include "models/performer_config.hpp"
 
 namespace pf {

@@ -4,9 +4,9 @@
 
 #include <fmt/format.h>
 
-#include "engine/elementwise.hpp"
-#include "engine/reduce.hpp"
-#include "engine/shape_ops.hpp"
+#include "engine/ops/elementwise.hpp"
+#include "engine/ops/reduce.hpp"
+#include "engine/ops/shape_ops.hpp"
 
 namespace pf {
 

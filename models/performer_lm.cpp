@@ -2,8 +2,8 @@
 
 #include <stdexcept>
 
-#include "engine/matmul.hpp"
-#include "engine/softmax.hpp"
+#include "engine/ops/matmul.hpp"
+#include "engine/ops/softmax.hpp"
 
 namespace pf {
 

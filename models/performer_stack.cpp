@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/elementwise.hpp"
-#include "engine/shape_ops.hpp"
+#include "engine/ops/elementwise.hpp"
+#include "engine/ops/shape_ops.hpp"
 
 namespace pf {
 

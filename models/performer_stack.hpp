@@ -8,10 +8,10 @@
 #include <memory>
 #include <vector>
 
-#include "layers/embedding_layer.hpp"
-#include "layers/layer_norm_layer.hpp"
+#include "layers/embedding.hpp"
+#include "layers/layer_norm.hpp"
 #include "layers/linear.hpp"
-#include "layers/position_encoding.hpp"
+#include "layers/attention/position_encoding.hpp"
 #include "models/performer_block.hpp"
 #include "models/performer_config.hpp"
 

@@ -3,9 +3,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "engine/gradcheck.hpp"
-#include "engine/random.hpp"
-#include "engine/tensor.hpp"
+#include "engine/core/gradcheck.hpp"
+#include "engine/core/random.hpp"
+#include "engine/core/tensor.hpp"
 
 namespace pf::test {
 

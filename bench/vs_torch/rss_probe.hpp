@@ -16,7 +16,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "engine/memory.hpp"
+#include "engine/core/memory.hpp"
 
 namespace pf::bench {
 

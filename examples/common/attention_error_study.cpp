@@ -5,9 +5,9 @@
 
 #include <fmt/format.h>
 
-#include "layers/exact_attention.hpp"
-#include "layers/favor_attention.hpp"
-#include "layers/feature_maps.hpp"
+#include "layers/attention/exact_attention.hpp"
+#include "layers/attention/favor_attention.hpp"
+#include "layers/attention/feature_maps.hpp"
 
 namespace pf::examples {
 

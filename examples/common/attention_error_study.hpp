@@ -1,7 +1,7 @@
 // The estimators behind examples/attention_error (the Performer paper's Figure 4 in small and the
 // kernel-level MSE of its Lemma 2), kept apart from the program so tests can run them small.
 //
-// Conventions: the feature maps of layers/feature_maps apply the data normaliser x^ = x / d^{1/4},
+// Conventions: the feature maps of layers/attention/feature_maps apply the data normaliser x^ = x / d^{1/4},
 // so phi(x).phi(y) estimates the softmax kernel SM(x^, y^) = exp(x^.y^) = exp(x.y / sqrt(d)).
 // Everything below is stated in the normalised vectors x^, y^.
 //
@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/random.hpp"
-#include "engine/tensor.hpp"
-#include "layers/random_projection.hpp"
+#include "engine/core/random.hpp"
+#include "engine/core/tensor.hpp"
+#include "layers/attention/random_projection.hpp"
 
 namespace pf::examples {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/tensor.hpp"
+#include "engine/core/tensor.hpp"
 
 namespace pf::examples {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/random.hpp"
-#include "engine/tensor.hpp"
+#include "engine/core/random.hpp"
+#include "engine/core/tensor.hpp"
 #include "fashion_mnist.hpp"
 
 namespace pf::examples {

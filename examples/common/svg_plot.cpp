@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/atomic_file.hpp"
+#include "engine/io/atomic_file.hpp"
 
 namespace pf::examples {
 

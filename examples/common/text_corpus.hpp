@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/random.hpp"
-#include "engine/tensor.hpp"
+#include "engine/core/random.hpp"
+#include "engine/core/tensor.hpp"
 
 namespace pf::examples {
 

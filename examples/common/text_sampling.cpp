@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/shape_ops.hpp"
+#include "engine/ops/shape_ops.hpp"
 
 namespace pf::examples {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/random.hpp"
+#include "engine/core/random.hpp"
 #include "models/performer_lm.hpp"
 
 namespace pf::examples {

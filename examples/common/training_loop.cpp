@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/memory.hpp"
-#include "engine/schedule.hpp"
+#include "engine/core/memory.hpp"
+#include "engine/optim/schedule.hpp"
 
 namespace pf::examples {
 

@@ -11,7 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "engine/optim.hpp"
+#include "engine/optim/optimizers.hpp"
 #include "layers/module.hpp"
 #include "progress.hpp"
 #include "training_run.hpp"

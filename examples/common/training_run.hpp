@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/optim.hpp"
-#include "engine/random.hpp"
-#include "engine/safetensors.hpp"
+#include "engine/optim/optimizers.hpp"
+#include "engine/core/random.hpp"
+#include "engine/io/safetensors.hpp"
 #include "layers/module.hpp"
 
 namespace pf::examples {

@@ -4,8 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "engine/optim.hpp"
-#include "engine/softmax.hpp"
+#include "engine/optim/optimizers.hpp"
+#include "engine/ops/softmax.hpp"
 #include "models/performer_classifier.hpp"
 #include "pixel_data.hpp"
 

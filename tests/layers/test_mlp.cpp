@@ -1,4 +1,4 @@
-#include "engine/elementwise.hpp"
+#include "engine/ops/elementwise.hpp"
 #include "layers/mlp.hpp"
 #include "test_util.hpp"
 

@@ -1,7 +1,7 @@
 #include <cstring>
 
-#include "engine/elementwise.hpp"
-#include "engine/reduce.hpp"
+#include "engine/ops/elementwise.hpp"
+#include "engine/ops/reduce.hpp"
 #include "layers/mlp.hpp"
 #include "layers/module_io.hpp"
 #include "temp_dir.hpp"

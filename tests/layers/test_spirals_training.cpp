@@ -2,9 +2,9 @@
 #include <chrono>
 #include <cmath>
 
-#include "engine/optim.hpp"
-#include "engine/schedule.hpp"
-#include "engine/softmax.hpp"
+#include "engine/optim/optimizers.hpp"
+#include "engine/optim/schedule.hpp"
+#include "engine/ops/softmax.hpp"
 #include "layers/mlp.hpp"
 #include "test_util.hpp"
 

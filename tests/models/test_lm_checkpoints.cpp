@@ -5,7 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine/optim.hpp"
+#include "engine/optim/optimizers.hpp"
 #include "layers/module_io.hpp"
 #include "models/performer_lm.hpp"
 #include "temp_dir.hpp"

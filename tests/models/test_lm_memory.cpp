@@ -3,7 +3,7 @@
 // what decides it: at batch 16 x context 256 one unit is 2 MiB.
 #include <fmt/format.h>
 
-#include "engine/memory.hpp"
+#include "engine/core/memory.hpp"
 #include "models/performer_lm.hpp"
 #include "test_util.hpp"
 

@@ -1,10 +1,10 @@
 #include <cmath>
 
-#include "engine/elementwise.hpp"
-#include "engine/optim.hpp"
-#include "engine/reduce.hpp"
-#include "engine/shape_ops.hpp"
-#include "engine/softmax.hpp"
+#include "engine/ops/elementwise.hpp"
+#include "engine/optim/optimizers.hpp"
+#include "engine/ops/reduce.hpp"
+#include "engine/ops/shape_ops.hpp"
+#include "engine/ops/softmax.hpp"
 #include "models/performer_classifier.hpp"
 #include "models/performer_lm.hpp"
 #include "test_util.hpp"

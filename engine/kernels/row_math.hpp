@@ -1,0 +1,66 @@
+// Internal kernels over one contiguous row, for the fused row-wise ops (softmax family,
+// layer norm, last-axis sums). Not part of the public API.
+//
+// Why not plain loops: a float reduction `s += x[i]` cannot be vectorised without reordering
+// the additions, which the compiler will not do on its own (no -ffast-math), and std::exp is a
+// scalar libm call. Eight independent partial sums let the compiler use one SIMD register for
+// them; exp runs on xsimd batches (engine/kernels/simd.hpp).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+
+#include "engine/kernels/simd.hpp"
+
+namespace pf::detail {
+
+constexpr std::size_t kLanes = 8;
+
+// sum_i x[i]
+template <class T>
+T row_sum(const T* x, std::size_t n) {
+  T lane[kLanes] = {};
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (std::size_t j = 0; j < kLanes; ++j) lane[j] += x[i + j];
+  T s = 0;
+  for (; i < n; ++i) s += x[i];
+  for (std::size_t j = 0; j < kLanes; ++j) s += lane[j];
+  return s;
+}
+
+// sum_i a[i] b[i]
+template <class T>
+T row_dot(const T* a, const T* b, std::size_t n) {
+  T lane[kLanes] = {};
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (std::size_t j = 0; j < kLanes; ++j) lane[j] += a[i + j] * b[i + j];
+  T s = 0;
+  for (; i < n; ++i) s += a[i] * b[i];
+  for (std::size_t j = 0; j < kLanes; ++j) s += lane[j];
+  return s;
+}
+
+// max_i x[i] (-inf for an empty row)
+template <class T>
+T row_max(const T* x, std::size_t n) {
+  T lane[kLanes];
+  std::fill(lane, lane + kLanes, -std::numeric_limits<T>::infinity());
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (std::size_t j = 0; j < kLanes; ++j) lane[j] = lane[j] > x[i + j] ? lane[j] : x[i + j];
+  T m = -std::numeric_limits<T>::infinity();
+  for (; i < n; ++i) m = m > x[i] ? m : x[i];
+  for (std::size_t j = 0; j < kLanes; ++j) m = m > lane[j] ? m : lane[j];
+  return m;
+}
+
+// x[i] = exp(x[i]), in place, on SIMD batches (std::exp is a scalar libm call).
+template <class T>
+void exp_inplace(T* x, std::size_t n) {
+  simd_map(x, x, n, [](const Batch<T>& b) { return xsimd::exp(b); });
+}
+
+}  // namespace pf::detail

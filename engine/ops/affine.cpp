@@ -1,0 +1,215 @@
+#include "engine/ops/affine.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "engine/kernels/gemm.hpp"
+#include "engine/ops/shape_ops.hpp"
+#include "engine/kernels/simd.hpp"
+
+namespace pf {
+namespace {
+
+template <class T>
+using B = detail::Batch<T>;
+
+// Rows and widths of x [..., in] against w [out, in] and bias [out].
+struct AffinePlan {
+  std::size_t rows = 0, in = 0, out = 0;
+  Shape out_shape;
+};
+
+template <class T>
+AffinePlan plan_affine(const char* op, const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias) {
+  if (x.dim() < 1 || w.dim() != 2 || x.size(-1) != w.size(1))
+    throw std::invalid_argument(fmt::format("{}: x {} must be [..., in] and w {} [out, in] with the same in", op,
+                                            shape_str(x.shape()), shape_str(w.shape())));
+  if (bias && (bias->dim() != 1 || bias->size(0) != w.size(0)))
+    throw std::invalid_argument(
+        fmt::format("{}: bias {} must be [out] = [{}]", op, shape_str(bias->shape()), w.size(0)));
+  AffinePlan p;
+  p.in = w.size(1);
+  p.out = w.size(0);
+  p.rows = x.numel() / std::max<std::size_t>(p.in, 1);
+  p.out_shape = x.shape();
+  p.out_shape.back() = p.out;
+  return p;
+}
+
+// y = a W^T, then y += b row by row (the product first, so values equal matmul followed by add).
+template <class T>
+void affine_forward(const T* a, const Array<T>& w, const Tensor<T>* bias, const AffinePlan& p, T* y) {
+  if (p.rows == 0 || p.out == 0) return;
+  if (p.in == 0) std::fill(y, y + p.rows * p.out, T(0));
+  else
+    gemm<T>(false, true, int(p.rows), int(p.out), int(p.in), T(1), a, int(p.in), w.data(), int(p.in), T(0), y,
+            int(p.out));
+  if (!bias) return;
+  const T* b = bias->data();
+  for (std::size_t i = 0; i < p.rows; ++i) {
+    T* yi = y + i * p.out;
+    for (std::size_t j = 0; j < p.out; ++j) yi[j] += b[j];
+  }
+}
+
+// dW += g^T a and db += column sums of g.
+template <class T>
+void affine_param_grads(const T* g, const T* a, Node<T>* nw, Node<T>* nb, const AffinePlan& p) {
+  if (nw->requires_grad && p.in > 0)
+    gemm<T>(true, false, int(p.out), int(p.in), int(p.rows), T(1), g, int(p.out), a, int(p.in), T(1),
+            nw->grad_buffer().data(), int(p.in));
+  if (nb && nb->requires_grad) {
+    T* db = nb->grad_buffer().data();
+    for (std::size_t i = 0; i < p.rows; ++i)
+      for (std::size_t j = 0; j < p.out; ++j) db[j] += g[i * p.out + j];
+  }
+}
+
+// gelu(x) = x Phi(x), written as in engine/ops/elementwise.cpp so fused and unfused values agree.
+template <class T>
+B<T> gelu_batch(B<T> x) {
+  return x * T(0.5) * (T(1) + xsimd::erf(x * T(M_SQRT1_2)));
+}
+
+template <class T>
+B<T> gelu_slope(B<T> x) {
+  const B<T> cdf = T(0.5) * (T(1) + xsimd::erf(x * T(M_SQRT1_2)));
+  const B<T> pdf = xsimd::exp(T(-0.5) * x * x) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
+  return cdf + x * pdf;
+}
+
+// d[i] *= gelu'(u[i])
+template <class T>
+void scale_by_gelu_slope(T* d, const T* u, std::size_t n) {
+  constexpr std::size_t W = B<T>::size;
+  std::size_t i = 0;
+  for (; i + W <= n; i += W)
+    (B<T>::load_unaligned(d + i) * gelu_slope<T>(B<T>::load_unaligned(u + i))).store_unaligned(d + i);
+  if (i < n) {
+    alignas(64) T td[W] = {}, tu[W] = {};
+    std::copy(d + i, d + n, td);
+    std::copy(u + i, u + n, tu);
+    (B<T>::load_unaligned(td) * gelu_slope<T>(B<T>::load_unaligned(tu))).store_unaligned(td);
+    std::copy(td, td + (n - i), d + i);
+  }
+}
+
+template <class T>
+Array<T> gelu_of(const Array<T>& u) {
+  Array<T> a = empty_array<T>(to_shape(u.shape()));
+  detail::simd_map(u.data(), a.data(), a.size(), [](B<T> x) { return gelu_batch<T>(x); });
+  return a;
+}
+
+}  // namespace
+
+template <class T>
+Tensor<T> affine(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias) {
+  const AffinePlan p = plan_affine("affine", x, w, bias);
+  Array<T> y = empty_array<T>(p.out_shape);
+  affine_forward(x.data(), w.value(), bias, p, y.data());
+  const bool grad = bias ? needs_grad<T>({&x, &w, bias}) : needs_grad<T>({&x, &w});
+  if (!grad) return Tensor<T>(std::move(y));
+  auto nx = x.node(), nw = w.node();
+  auto nb = bias ? bias->node() : nullptr;
+  std::vector<Tensor<T>> inputs{x, w};
+  if (bias) inputs.push_back(*bias);
+  return make_result<T>(std::move(y), "affine", std::move(inputs), [nx, nw, nb, p](const Array<T>& g, const Array<T>&) {
+    if (p.rows == 0 || p.out == 0) return;
+    if (nx->requires_grad && p.in > 0)  // dx [rows, in] = g [rows, out] W [out, in]
+      gemm<T>(false, false, int(p.rows), int(p.in), int(p.out), T(1), g.data(), int(p.out), nw->value.data(),
+              int(p.in), T(1), nx->grad_buffer().data(), int(p.in));
+    affine_param_grads(g.data(), nx->value.data(), nw.get(), nb.get(), p);
+  });
+}
+
+template <class T>
+Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* bias) {
+  const AffinePlan p = plan_affine("gelu_affine", u, w, bias);
+  Array<T> y = empty_array<T>(p.out_shape);
+  {
+    const Array<T> a = gelu_of(u.value());  // freed here: the backward recomputes it
+    affine_forward(a.data(), w.value(), bias, p, y.data());
+  }
+  const bool grad = bias ? needs_grad<T>({&u, &w, bias}) : needs_grad<T>({&u, &w});
+  if (!grad) return Tensor<T>(std::move(y));
+  auto nu = u.node(), nw = w.node();
+  auto nb = bias ? bias->node() : nullptr;
+  std::vector<Tensor<T>> inputs{u, w};
+  if (bias) inputs.push_back(*bias);
+  return make_result<T>(std::move(y), "gelu_affine", std::move(inputs),
+                        [nu, nw, nb, p](const Array<T>& g, const Array<T>&) {
+    if (p.rows == 0 || p.out == 0) return;
+    if (nw->requires_grad || (nb && nb->requires_grad)) {
+      const Array<T> a = gelu_of(nu->value);
+      affine_param_grads(g.data(), a.data(), nw.get(), nb.get(), p);
+    }
+    if (nu->requires_grad && p.in > 0) {
+      // da = g W, then du += da gelu'(u). The backward's peak memory is here (the top block's
+      // feed-forward runs with every activation still alive), so when du is still empty, da is
+      // computed in du's own buffer instead of a scratch array.
+      const bool first = !nu->has_grad;
+      Array<T> scratch;
+      T* da = first ? nu->grad_buffer().data() : (scratch = empty_array<T>(to_shape(nu->value.shape()))).data();
+      gemm<T>(false, false, int(p.rows), int(p.in), int(p.out), T(1), g.data(), int(p.out), nw->value.data(),
+              int(p.in), T(0), da, int(p.in));
+      if (first)
+        scale_by_gelu_slope(da, nu->value.data(), nu->value.size());
+      else
+        detail::simd_accumulate3(da, nu->value.data(), da, nu->grad_buffer().data(), nu->value.size(),
+                                 [](auto gb, auto xb, auto) { return gb * gelu_slope<T>(xb); });
+    }
+  });
+}
+
+template <class T>
+Tensor<T> affine_permuted(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias, const Shape& view,
+                          const std::vector<std::size_t>& axes, const Shape& shape) {
+  const AffinePlan p = plan_affine("affine_permuted", x, w, bias);
+  Tensor<T> permuted;
+  {
+    NoGradGuard no_grad;  // the product is a temporary; only its permuted copy is recorded
+    Array<T> y = empty_array<T>(p.out_shape);
+    affine_forward(x.data(), w.value(), bias, p, y.data());
+    permuted = permute_as(Tensor<T>(std::move(y)), view, axes, shape);
+  }
+  const bool grad = bias ? needs_grad<T>({&x, &w, bias}) : needs_grad<T>({&x, &w});
+  if (!grad) return permuted;
+  // The gradient goes back through the inverse permutation: g viewed as the permuted view.
+  Shape permuted_view(axes.size());
+  std::vector<std::size_t> inverse(axes.size());
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    permuted_view[i] = view[axes[i]];
+    inverse[axes[i]] = i;
+  }
+  auto nx = x.node(), nw = w.node();
+  auto nb = bias ? bias->node() : nullptr;
+  std::vector<Tensor<T>> inputs{x, w};
+  if (bias) inputs.push_back(*bias);
+  return make_result<T>(std::move(permuted.value()), "affine_permuted", std::move(inputs),
+                        [nx, nw, nb, p, permuted_view, inverse](const Array<T>& g_permuted, const Array<T>&) {
+    if (p.rows == 0 || p.out == 0) return;
+    Tensor<T> g;
+    {
+      NoGradGuard no_grad;
+      g = permute_as(Tensor<T>(g_permuted), permuted_view, inverse, p.out_shape);
+    }
+    if (nx->requires_grad && p.in > 0)
+      gemm<T>(false, false, int(p.rows), int(p.in), int(p.out), T(1), g.data(), int(p.out), nw->value.data(),
+              int(p.in), T(1), nx->grad_buffer().data(), int(p.in));
+    affine_param_grads(g.data(), nx->value.data(), nw.get(), nb.get(), p);
+  });
+}
+
+template Tensor<float> affine<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>*);
+template Tensor<double> affine<double>(const Tensor<double>&, const Tensor<double>&, const Tensor<double>*);
+template Tensor<float> gelu_affine<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>*);
+template Tensor<double> gelu_affine<double>(const Tensor<double>&, const Tensor<double>&, const Tensor<double>*);
+template Tensor<float> affine_permuted<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>*,
+                                              const Shape&, const std::vector<std::size_t>&, const Shape&);
+template Tensor<double> affine_permuted<double>(const Tensor<double>&, const Tensor<double>&, const Tensor<double>*,
+                                                const Shape&, const std::vector<std::size_t>&, const Shape&);
+
+}  // namespace pf

@@ -1,0 +1,327 @@
+#include "layers/attention/feature_maps.hpp"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "engine/kernels/gemm.hpp"
+#include "engine/kernels/simd.hpp"
+
+namespace pf {
+
+FeatureFunction FeatureFunction::relu() {
+  FeatureFunction fn;
+  fn.name = "relu";
+  fn.f = [](double u) { return u > 0 ? u : 0.0; };
+  fn.df = [](double u) { return u > 0 ? 1.0 : 0.0; };
+  fn.is_relu = true;
+  return fn;
+}
+
+namespace {
+
+// Row geometry of x [..., L, d] against W [m, d].
+struct Rows {
+  std::size_t n = 0;      // rows (all leading axes and L)
+  std::size_t len = 0;    // L, rows per stabiliser slice
+  std::size_t d = 0, m = 0;
+  double norm = 0;        // d^{-1/4}
+};
+
+Rows check_rows(const char* op, const Shape& xs, const Shape& ws, bool allow_empty_w = false) {
+  if (xs.size() < 2)
+    throw std::invalid_argument(fmt::format("{}: x must be [..., L, d], got {}", op, shape_str(xs)));
+  Rows r;
+  r.d = xs.back();
+  r.len = xs[xs.size() - 2];
+  r.n = shape_numel(xs) / std::max<std::size_t>(r.d, 1);
+  if (allow_empty_w && shape_numel(ws) == 0) {
+    r.m = r.d;
+  } else {
+    if (ws.size() != 2 || ws[0] == 0)
+      throw std::invalid_argument(fmt::format("{}: W must be [m, d] with m > 0, got {}", op, shape_str(ws)));
+    if (ws[1] != r.d)
+      throw std::invalid_argument(fmt::format("{}: x {} and W {} do not match on d ({} vs {})", op,
+                                              shape_str(xs), shape_str(ws), r.d, ws[1]));
+    r.m = ws[0];
+  }
+  if (r.d == 0) throw std::invalid_argument(fmt::format("{}: x {} has d = 0", op, shape_str(xs)));
+  r.norm = std::pow(double(r.d), -0.25);
+  return r;
+}
+
+// U [n, m] = x^ W^T = d^{-1/4} x W^T: one GEMM over all rows.
+template <class T>
+Array<T> project(const T* x, const Array<T>& w, const Rows& r) {
+  Array<T> u = empty_array<T>({r.n, r.m});
+  if (r.n > 0)
+    gemm<T>(false, true, int(r.n), int(r.m), int(r.d), T(r.norm), x, int(r.d), w.data(), int(r.d), T(0),
+            u.data(), int(r.m));
+  return u;
+}
+
+// s_n = |x^_n|^2 / 2 = |x_n|^2 / (2 sqrt d).
+template <class T>
+std::vector<T> half_sq_norms(const T* x, const Rows& r) {
+  std::vector<T> s(r.n);
+  const T scale = T(r.norm * r.norm / 2);
+  for (std::size_t i = 0; i < r.n; ++i) {
+    T acc = 0;
+    for (std::size_t t = 0; t < r.d; ++t) acc += x[i * r.d + t] * x[i * r.d + t];
+    s[i] = acc * scale;
+  }
+  return s;
+}
+
+// Where each stabiliser c was taken: the row holding the max and the signed column of W
+// (+(j+1) for u_j, -(j+1) for -u_j); one entry per row (row_max) or per slice (slice_max).
+struct StabiliserArgmax {
+  std::vector<std::size_t> row;
+  std::vector<long> signed_col;
+};
+
+// c per row of U (size n): max over the row (or its slice) of u, or of |u| when `symmetric`.
+template <class T>
+std::vector<T> stabilisers(const Array<T>& u, const Rows& r, Stabiliser mode, bool symmetric, StabiliserArgmax& arg) {
+  std::vector<T> c(r.n, T(0));
+  if (mode == Stabiliser::none || r.n == 0) return c;
+  const std::size_t group = mode == Stabiliser::row_max ? 1 : r.len;
+  for (std::size_t g0 = 0; g0 < r.n; g0 += group) {
+    T best = -std::numeric_limits<T>::infinity();
+    std::size_t best_row = g0;
+    long best_col = 1;
+    for (std::size_t i = g0; i < g0 + group; ++i) {
+      const T* ui = u.data() + i * r.m;
+      for (std::size_t j = 0; j < r.m; ++j) {
+        if (ui[j] > best) best = ui[j], best_row = i, best_col = long(j) + 1;
+        if (symmetric && -ui[j] > best) best = -ui[j], best_row = i, best_col = -(long(j) + 1);
+      }
+    }
+    for (std::size_t i = g0; i < g0 + group; ++i) c[i] = best;
+    arg.row.push_back(best_row);
+    arg.signed_col.push_back(best_col);
+  }
+  return c;
+}
+
+// dx += -d^{-1/4} (dL/dc-bar) sign W[j*] at each argmax row, where dl_dc_neg[k] = sum of
+// g * (phi - eps-part) over the row or slice k (phi depends on c as exp(-c), so dL/dc = -that).
+template <class T>
+void add_stabiliser_grad(T* dx, const Array<T>& w, const Rows& r, const StabiliserArgmax& arg,
+                         const std::vector<T>& row_sums, Stabiliser mode) {
+  if (mode == Stabiliser::none) return;
+  const std::size_t group = mode == Stabiliser::row_max ? 1 : r.len;
+  for (std::size_t k = 0; k < arg.row.size(); ++k) {
+    T total = 0;
+    for (std::size_t i = k * group; i < (k + 1) * group; ++i) total += row_sums[i];
+    const long sc = arg.signed_col[k];
+    const T* wj = w.data() + std::size_t(std::labs(sc) - 1) * r.d;
+    const T coef = T(-r.norm) * total * (sc > 0 ? T(1) : T(-1));
+    T* dxi = dx + arg.row[k] * r.d;
+    for (std::size_t t = 0; t < r.d; ++t) dxi[t] += coef * wj[t];
+  }
+}
+
+// dx += d^{-1/4} B W (one GEMM) + coef * x_n * row_sums_n, with coef = +-d^{-1/2}.
+template <class T>
+void add_projection_grad(T* dx, const T* x, const Array<T>& b, const Array<T>& w, const Rows& r,
+                         const std::vector<T>* row_sums, T coef) {
+  if (r.n == 0) return;
+  gemm<T>(false, false, int(r.n), int(r.d), int(r.m), T(r.norm), b.data(), int(r.m), w.data(), int(r.d), T(1),
+          dx, int(r.d));
+  if (row_sums)
+    for (std::size_t i = 0; i < r.n; ++i) {
+      const T k = coef * (*row_sums)[i];
+      for (std::size_t t = 0; t < r.d; ++t) dx[i * r.d + t] += k * x[i * r.d + t];
+    }
+}
+
+// out[j] = scale (exp(sign u[j] - shift) + eps), on SIMD batches.
+template <class T>
+void exp_affine(const T* u, T* out, std::size_t n, T sign, T shift, T scale, T eps) {
+  using B = detail::Batch<T>;
+  const B b_sign(sign), b_shift(shift), b_scale(scale), b_eps(eps);
+  detail::simd_map(u, out, n, [&](B x) { return b_scale * (xsimd::exp(b_sign * x - b_shift) + b_eps); });
+}
+
+Shape with_last(Shape s, std::size_t last) {
+  s.back() = last;
+  return s;
+}
+
+}  // namespace
+
+// phi = r (e + eps), e = exp(u - s - c), r = m^{-1/2}.
+// dphi/dx^ = r e (W_j - x^ - dc/dx^), so with a = g * r e and a_n = sum_j a_nj:
+//   dx = d^{-1/4} (a W - x^ a_n - a_n W[j*] (row) or sum(a) W[j*] (slice)).
+template <class T>
+Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser, double eps) {
+  const Rows r = check_rows("positive_features", x.shape(), w.shape());
+  Array<T> u = project(x.data(), w.value(), r);
+  const std::vector<T> s = half_sq_norms(x.data(), r);
+  StabiliserArgmax arg;
+  const std::vector<T> c = stabilisers(u, r, stabiliser, false, arg);
+  const T scale = T(1 / std::sqrt(double(r.m))), teps = T(eps);
+  Array<T> phi = empty_array<T>(with_last(x.shape(), r.m));
+  for (std::size_t i = 0; i < r.n; ++i) {
+    const T shift = s[i] + c[i];
+    const T* ui = u.data() + i * r.m;
+    T* pi = phi.data() + i * r.m;
+    exp_affine(ui, pi, r.m, T(1), shift, scale, teps);
+  }
+  if (!needs_grad<T>({&x})) return Tensor<T>(std::move(phi));
+  auto nx = x.node();
+  Array<T> wv = w.value();  // a copy: a later redraw must not change this backward
+  return make_result<T>(std::move(phi), "positive_features", {x},
+                        [nx, wv, r, arg, stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
+    Array<T> a = empty_array<T>({r.n, r.m});
+    std::vector<T> row_sums(r.n);
+    for (std::size_t i = 0; i < r.n; ++i) {
+      T acc = 0;
+      for (std::size_t j = 0; j < r.m; ++j) {
+        const std::size_t k = i * r.m + j;
+        a.data()[k] = g.data()[k] * (phi.data()[k] - scale * teps);
+        acc += a.data()[k];
+      }
+      row_sums[i] = acc;
+    }
+    T* dx = nx->grad_buffer().data();
+    add_projection_grad(dx, nx->value.data(), a, wv, r, &row_sums, T(-r.norm * r.norm));
+    add_stabiliser_grad(dx, wv, r, arg, row_sums, stabiliser);
+  });
+}
+
+// phi = r [e+ + eps, e- + eps], e+- = exp(+-u - s - c), r = (2m)^{-1/2}, c = max |u|.
+// With a+- = g+- * r e+-:  dx = d^{-1/4} ((a+ - a-) W - x^ sum(a+ + a-) - sign* W[j*] (row or slice sum)).
+template <class T>
+Tensor<T> hyperbolic_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser, double eps) {
+  const Rows r = check_rows("hyperbolic_features", x.shape(), w.shape());
+  Array<T> u = project(x.data(), w.value(), r);
+  const std::vector<T> s = half_sq_norms(x.data(), r);
+  StabiliserArgmax arg;
+  const std::vector<T> c = stabilisers(u, r, stabiliser, true, arg);
+  const T scale = T(1 / std::sqrt(2.0 * double(r.m))), teps = T(eps);
+  const std::size_t width = 2 * r.m;
+  Array<T> phi = empty_array<T>(with_last(x.shape(), width));
+  for (std::size_t i = 0; i < r.n; ++i) {
+    const T shift = s[i] + c[i];
+    const T* ui = u.data() + i * r.m;
+    T* pi = phi.data() + i * width;
+    exp_affine(ui, pi, r.m, T(1), shift, scale, teps);
+    exp_affine(ui, pi + r.m, r.m, T(-1), shift, scale, teps);
+  }
+  if (!needs_grad<T>({&x})) return Tensor<T>(std::move(phi));
+  auto nx = x.node();
+  Array<T> wv = w.value();
+  return make_result<T>(std::move(phi), "hyperbolic_features", {x},
+                        [nx, wv, r, arg, stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
+    const std::size_t width = 2 * r.m;
+    Array<T> b = empty_array<T>({r.n, r.m});
+    std::vector<T> row_sums(r.n);
+    for (std::size_t i = 0; i < r.n; ++i) {
+      const T* gi = g.data() + i * width;
+      const T* pi = phi.data() + i * width;
+      T acc = 0;
+      for (std::size_t j = 0; j < r.m; ++j) {
+        const T ap = gi[j] * (pi[j] - scale * teps), am = gi[r.m + j] * (pi[r.m + j] - scale * teps);
+        b.data()[i * r.m + j] = ap - am;
+        acc += ap + am;
+      }
+      row_sums[i] = acc;
+    }
+    T* dx = nx->grad_buffer().data();
+    add_projection_grad(dx, nx->value.data(), b, wv, r, &row_sums, T(-r.norm * r.norm));
+    add_stabiliser_grad(dx, wv, r, arg, row_sums, stabiliser);
+  });
+}
+
+// phi = r e^s [sin u, cos u], r = m^{-1/2}.
+// dphi_sin/dx^ = phi_sin x^ + phi_cos W_j,  dphi_cos/dx^ = phi_cos x^ - phi_sin W_j, so
+//   dx = d^{-1/4} ((g_sin phi_cos - g_cos phi_sin) W + x^ sum(g phi)).
+template <class T>
+Tensor<T> trig_features(const Tensor<T>& x, const Tensor<T>& w) {
+  const Rows r = check_rows("trig_features", x.shape(), w.shape());
+  Array<T> u = project(x.data(), w.value(), r);
+  const std::vector<T> s = half_sq_norms(x.data(), r);
+  const T scale = T(1 / std::sqrt(double(r.m)));
+  const std::size_t width = 2 * r.m;
+  Array<T> phi = empty_array<T>(with_last(x.shape(), width));
+  for (std::size_t i = 0; i < r.n; ++i) {
+    const T amp = scale * std::exp(s[i]);
+    const T* ui = u.data() + i * r.m;
+    T* pi = phi.data() + i * width;
+    for (std::size_t j = 0; j < r.m; ++j) {
+      pi[j] = amp * std::sin(ui[j]);
+      pi[r.m + j] = amp * std::cos(ui[j]);
+    }
+  }
+  if (!needs_grad<T>({&x})) return Tensor<T>(std::move(phi));
+  auto nx = x.node();
+  Array<T> wv = w.value();
+  return make_result<T>(std::move(phi), "trig_features", {x}, [nx, wv, r](const Array<T>& g, const Array<T>& phi) {
+    const std::size_t width = 2 * r.m;
+    Array<T> b = empty_array<T>({r.n, r.m});
+    std::vector<T> row_sums(r.n);
+    for (std::size_t i = 0; i < r.n; ++i) {
+      const T* gi = g.data() + i * width;
+      const T* pi = phi.data() + i * width;
+      T acc = 0;
+      for (std::size_t j = 0; j < r.m; ++j) {
+        b.data()[i * r.m + j] = gi[j] * pi[r.m + j] - gi[r.m + j] * pi[j];
+        acc += gi[j] * pi[j] + gi[r.m + j] * pi[r.m + j];
+      }
+      row_sums[i] = acc;
+    }
+    add_projection_grad(nx->grad_buffer().data(), nx->value.data(), b, wv, r, &row_sums, T(r.norm * r.norm));
+  });
+}
+
+// phi = r f(u) + eps (r = m^{-1/2}; without projection u = x^ and r = 1).
+//   dx = d^{-1/4} (g r f'(u)) W   (without projection: d^{-1/4} g f'(u)).
+template <class T>
+Tensor<T> generalized_features(const Tensor<T>& x, const Tensor<T>& w, const FeatureFunction& fn, double eps) {
+  const Rows r = check_rows("generalized_features", x.shape(), w.shape(), true);
+  const bool projected = w.numel() > 0;
+  if (!fn.is_relu && (!fn.f || !fn.df))
+    throw std::invalid_argument("generalized_features: the feature function needs both f and df");
+  Array<T> u = projected ? project(x.data(), w.value(), r) : Array<T>(x.value() * T(r.norm));
+  const T scale = projected ? T(1 / std::sqrt(double(r.m))) : T(1), teps = T(eps);
+  Array<T> phi = empty_array<T>(with_last(x.shape(), r.m));
+  const std::size_t total = r.n * r.m;
+  if (fn.is_relu)
+    for (std::size_t k = 0; k < total; ++k) phi.data()[k] = scale * std::max(u.data()[k], T(0)) + teps;
+  else
+    for (std::size_t k = 0; k < total; ++k) phi.data()[k] = scale * T(fn.f(double(u.data()[k]))) + teps;
+  if (!needs_grad<T>({&x})) return Tensor<T>(std::move(phi));
+  auto nx = x.node();
+  Array<T> wv = w.value();
+  return make_result<T>(std::move(phi), "generalized_features", {x},
+                        [nx, wv, r, fn, u, scale, projected](const Array<T>& g, const Array<T>&) {
+    const std::size_t total = r.n * r.m;
+    Array<T> b = empty_array<T>({r.n, r.m});
+    if (fn.is_relu)
+      for (std::size_t k = 0; k < total; ++k) b.data()[k] = u.data()[k] > 0 ? g.data()[k] * scale : T(0);
+    else
+      for (std::size_t k = 0; k < total; ++k) b.data()[k] = g.data()[k] * scale * T(fn.df(double(u.data()[k])));
+    T* dx = nx->grad_buffer().data();
+    if (projected) {
+      add_projection_grad<T>(dx, nx->value.data(), b, wv, r, nullptr, T(0));
+    } else {
+      for (std::size_t k = 0; k < total; ++k) dx[k] += T(r.norm) * b.data()[k];
+    }
+  });
+}
+
+#define PF_INSTANTIATE(T)                                                                            \
+  template Tensor<T> positive_features<T>(const Tensor<T>&, const Tensor<T>&, Stabiliser, double);   \
+  template Tensor<T> hyperbolic_features<T>(const Tensor<T>&, const Tensor<T>&, Stabiliser, double); \
+  template Tensor<T> trig_features<T>(const Tensor<T>&, const Tensor<T>&);                           \
+  template Tensor<T> generalized_features<T>(const Tensor<T>&, const Tensor<T>&, const FeatureFunction&, double);
+PF_INSTANTIATE(float)
+PF_INSTANTIATE(double)
+#undef PF_INSTANTIATE
+
+}  // namespace pf

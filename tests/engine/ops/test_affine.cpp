@@ -1,0 +1,91 @@
+#include "composite_twin.hpp"
+#include "engine/ops/affine.hpp"
+#include "engine/ops/elementwise.hpp"
+#include "engine/ops/matmul.hpp"
+#include "engine/core/memory.hpp"
+#include "engine/ops/shape_ops.hpp"
+#include "test_util.hpp"
+
+using namespace pf;
+using pf::test::random_tensor;
+using pf::test::require_gradcheck;
+using pf::test::require_twin_match;
+using Vec = std::vector<Tensor<double>>;
+
+TEST_CASE("affine: gradcheck with and without bias, 2-D and 3-D input", "[engine][affine][gradcheck]") {
+  for (const Shape& xs : {Shape{4, 3}, Shape{2, 3, 3}}) {
+    INFO("x " << shape_str(xs));
+    require_gradcheck([](const Vec& in) { return affine(in[0], in[1], &in[2]); },
+                      {random_tensor(xs, 1), random_tensor({5, 3}, 2), random_tensor({5}, 3)});
+    require_gradcheck([](const Vec& in) { return affine(in[0], in[1]); },
+                      {random_tensor(xs, 4), random_tensor({5, 3}, 5)});
+  }
+}
+
+TEST_CASE("affine: equals matmul followed by the bias add, in value and gradients", "[engine][affine]") {
+  require_twin_match([](const Vec& in) { return affine(in[0], in[1], &in[2]); },
+                     [](const Vec& in) { return matmul(in[0], in[1], false, true) + in[2]; },
+                     {random_tensor({2, 7, 6}, 6), random_tensor({4, 6}, 7), random_tensor({4}, 8)});
+}
+
+TEST_CASE("gelu_affine: gradcheck and equal to affine(gelu(u))", "[engine][affine][gradcheck]") {
+  require_gradcheck([](const Vec& in) { return gelu_affine(in[0], in[1], &in[2]); },
+                    {random_tensor({2, 3, 4}, 9), random_tensor({3, 4}, 10), random_tensor({3}, 11)});
+  require_gradcheck([](const Vec& in) { return gelu_affine(in[0], in[1]); },
+                    {random_tensor({5, 4}, 12), random_tensor({3, 4}, 13)});
+  require_twin_match([](const Vec& in) { return gelu_affine(in[0], in[1], &in[2]); },
+                     [](const Vec& in) { return matmul(gelu(in[0]), in[1], false, true) + in[2]; },
+                     {random_tensor({3, 5, 8}, 14), random_tensor({6, 8}, 15), random_tensor({6}, 16)});
+}
+
+TEST_CASE("affine: the tape keeps only the output", "[engine][affine][memory]") {
+  // The point of the fused ops: one [rows, out] buffer per call, where matmul + add kept two
+  // and gelu + matmul + add kept three.
+  const std::size_t rows = 256, in = 64, out = 128;
+  Tensor<float> x = Tensor<float>::zeros({rows, in}, true);
+  Tensor<float> w = Tensor<float>::zeros({out, in}, true), b = Tensor<float>::zeros({out}, true);
+  // Each node also holds an empty gradient array (one 64-byte pool block): allow 1 KiB.
+  auto grew_by = [before = memory_stats().live_bytes](std::size_t floats) {
+    const std::size_t delta = memory_stats().live_bytes - before, want = floats * sizeof(float);
+    INFO("grew by " << delta << " bytes, expected " << want);
+    CHECK(delta >= want);
+    CHECK(delta < want + 1024);
+  };
+  Tensor<float> y = affine(x, w, &b);
+  grew_by(rows * out);
+  Tensor<float> z = gelu_affine(y, Tensor<float>::zeros({in, out}, true));
+  grew_by(rows * out + in * out + rows * in);  // y, the new weight and z: gelu(y) is not kept
+}
+
+TEST_CASE("affine: shape errors name the shapes", "[engine][affine][errors]") {
+  auto x = random_tensor({4, 3}, 1), w = random_tensor({5, 2}, 2), b = random_tensor({4}, 3);
+  CHECK_THROWS_WITH(affine(x, w), Catch::Contains("[4,3]") && Catch::Contains("[5,2]"));
+  auto w_ok = random_tensor({5, 3}, 4);
+  CHECK_THROWS_WITH(affine(x, w_ok, &b), Catch::Contains("bias [4]") && Catch::Contains("[5]"));
+  CHECK_THROWS_WITH(gelu_affine(x, w), Catch::Contains("gelu_affine"));
+}
+
+TEST_CASE("affine_permuted: equals permute_as of affine; gradcheck", "[engine][affine][gradcheck]") {
+  const Shape view{2, 3, 2, 2}, shape{2, 2, 3, 2};  // [B, L, D = 4] into 2 heads of 2
+  const std::vector<std::size_t> axes{0, 2, 1, 3};
+  require_twin_match([&](const Vec& in) { return affine_permuted(in[0], in[1], &in[2], view, axes, shape); },
+                     [&](const Vec& in) { return permute_as(affine(in[0], in[1], &in[2]), view, axes, shape); },
+                     {random_tensor({2, 3, 5}, 17), random_tensor({4, 5}, 18), random_tensor({4}, 19)});
+  require_gradcheck([&](const Vec& in) { return affine_permuted(in[0], in[1], &in[2], view, axes, shape); },
+                    {random_tensor({2, 3, 5}, 20), random_tensor({4, 5}, 21), random_tensor({4}, 22)});
+  require_gradcheck(
+      [&](const Vec& in) { return affine_permuted(in[0], in[1], static_cast<const Tensor<double>*>(nullptr), Shape{2, 3, 4}, {1, 0, 2}, Shape{3, 2, 4}); },
+      {random_tensor({2, 3, 5}, 23), random_tensor({4, 5}, 24)});
+}
+
+TEST_CASE("gelu_affine: an input with other consumers accumulates its gradient", "[engine][affine]") {
+  // Both orders, so the fused backward runs once before and once after the other consumer's.
+  for (bool fused_first : {true, false}) {
+    INFO("fused first " << fused_first);
+    auto pair = [fused_first](const Tensor<double>& a, const Tensor<double>& b) { return fused_first ? a + b : b + a; };
+    require_twin_match(
+        [&](const Vec& in) { return pair(gelu_affine(in[0], in[1], &in[2]), affine(in[0], in[1])); },
+        [&](const Vec& in) { return pair(matmul(gelu(in[0]), in[1], false, true) + in[2], matmul(in[0], in[1], false, true)); },
+        {random_tensor({2, 3, 4}, 25), random_tensor({4, 4}, 26), random_tensor({4}, 27)});
+  }
+}

@@ -1,0 +1,146 @@
+#include <cmath>
+
+#include "engine/ops/elementwise.hpp"
+#include "engine/ops/matmul.hpp"
+#include "layers/attention/feature_maps.hpp"
+#include "test_util.hpp"
+
+using namespace pf;
+using pf::test::random_tensor;
+using pf::test::require_gradcheck;
+using Vec = std::vector<Tensor<double>>;
+
+namespace {
+
+// A user function for the generalized map: softplus, with its derivative (the logistic).
+FeatureFunction softplus_fn() {
+  FeatureFunction fn;
+  fn.name = "softplus";
+  fn.f = [](double u) { return std::log1p(std::exp(u)); };
+  fn.df = [](double u) { return 1 / (1 + std::exp(-u)); };
+  return fn;
+}
+
+// |x|^2 / 2 per row of [..., d] as [..., 1], from primitives.
+Tensor<double> composite_half_sq_norm(const Tensor<double>& x) {
+  auto ones = Tensor<double>::ones({x.size(-1), 1});
+  return matmul(x * x, ones) * 0.5;
+}
+
+// |x^|^2 = |x|^2 / sqrt(d) of row (b, l) of a [B, L, d] tensor.
+double x_sq(const Tensor<double>& x, std::size_t b, std::size_t l) {
+  const std::size_t d = x.size(-1);
+  double s = 0;
+  for (std::size_t t = 0; t < d; ++t) s += x.value()(b, l, t) * x.value()(b, l, t);
+  return s / std::sqrt(double(d));
+}
+
+double max_abs_diff(const Array<double>& a, const Array<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("feature maps: gradcheck with every stabiliser", "[layers][features][gradcheck]") {
+  auto x = random_tensor({2, 3, 5, 4}, 1);
+  auto w = random_tensor({6, 4}, 2);
+  for (Stabiliser st : {Stabiliser::none, Stabiliser::row_max, Stabiliser::slice_max}) {
+    INFO("stabiliser " << int(st));
+    require_gradcheck([&](const Vec& in) { return positive_features(in[0], w, st, 1e-4); }, {x});
+    require_gradcheck([&](const Vec& in) { return hyperbolic_features(in[0], w, st, 1e-4); }, {x});
+  }
+  require_gradcheck([&](const Vec& in) { return trig_features(in[0], w); }, {x});
+  require_gradcheck([&](const Vec& in) { return generalized_features(in[0], w, FeatureFunction::relu(), 1e-3); },
+                    {x});
+  require_gradcheck([&](const Vec& in) { return generalized_features(in[0], w, softplus_fn(), 1e-3); }, {x});
+  const auto no_projection = Tensor<double>::zeros({0, 4});
+  require_gradcheck(
+      [&](const Vec& in) { return generalized_features(in[0], no_projection, softplus_fn(), 1e-3); }, {x});
+}
+
+TEST_CASE("feature maps: fused backward equals autodiff through primitives", "[layers][features][twin]") {
+  auto x = random_tensor({3, 7, 5}, 3).set_requires_grad();
+  auto w = random_tensor({9, 5}, 4);
+  const double norm = std::pow(5.0, -0.25), eps = 1e-3;
+  auto seed = random_tensor({3, 7, 9}, 5).value();
+  auto grad_of = [&](Tensor<double> out) {
+    x.zero_grad();
+    out.backward(seed);
+    return Array<double>(x.grad());
+  };
+  SECTION("positive, no stabiliser") {
+    auto fused = positive_features(x, w, Stabiliser::none, eps);
+    const Array<double> g_fused = grad_of(fused);
+    auto xh = x * norm;
+    auto twin = (exp(matmul(xh, w, false, true) - composite_half_sq_norm(xh)) + eps) * (1 / std::sqrt(9.0));
+    CHECK(max_abs_diff(fused.value(), twin.value()) < 1e-12);
+    CHECK(max_abs_diff(g_fused, grad_of(twin)) < 1e-10);
+  }
+  SECTION("relu") {
+    auto fused = generalized_features(x, w, FeatureFunction::relu(), eps);
+    const Array<double> g_fused = grad_of(fused);
+    auto twin = relu(matmul(x * norm, w, false, true)) * (1 / std::sqrt(9.0)) + eps;
+    CHECK(max_abs_diff(fused.value(), twin.value()) < 1e-12);
+    CHECK(max_abs_diff(g_fused, grad_of(twin)) < 1e-10);
+  }
+}
+
+TEST_CASE("feature maps: stabilisers only rescale rows or slices", "[layers][features]") {
+  auto x = random_tensor({2, 6, 4}, 6, 2.0);
+  auto w = random_tensor({8, 4}, 7);
+  auto plain = positive_features(x, w, Stabiliser::none, 0.0).value();
+  auto rows = positive_features(x, w, Stabiliser::row_max, 0.0).value();
+  auto slices = positive_features(x, w, Stabiliser::slice_max, 0.0).value();
+  const double r = 1 / std::sqrt(8.0);
+  for (std::size_t b = 0; b < 2; ++b) {
+    const double slice_ratio = slices(b, 0, 0) / plain(b, 0, 0);
+    double slice_max = 0;
+    for (std::size_t l = 0; l < 6; ++l) {
+      const double row_ratio = rows(b, l, 0) / plain(b, l, 0);
+      double row_max = 0;
+      for (std::size_t j = 0; j < 8; ++j) {
+        CHECK(rows(b, l, j) / plain(b, l, j) == Approx(row_ratio).epsilon(1e-12));
+        CHECK(slices(b, l, j) / plain(b, l, j) == Approx(slice_ratio).epsilon(1e-12));
+        row_max = std::max(row_max, rows(b, l, j) * std::exp(0.5 * x_sq(x, b, l)));
+        slice_max = std::max(slice_max, slices(b, l, j) * std::exp(0.5 * x_sq(x, b, l)));
+      }
+      // With c = max u the largest exp(u - c) is 1.
+      CHECK(row_max == Approx(r).epsilon(1e-12));
+    }
+    CHECK(slice_max == Approx(r).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("feature maps: float32 agrees with float64", "[layers][features]") {
+  auto x = random_tensor({2, 5, 8}, 8);
+  auto w = random_tensor({16, 8}, 9);
+  auto xf = test::to_float(x), wf = test::to_float(w);
+  CHECK(test::max_mixed_error(positive_features(xf, wf, Stabiliser::slice_max, 1e-4).value(),
+                              positive_features(x, w, Stabiliser::slice_max, 1e-4).value()) < 1e-5);
+  CHECK(test::max_mixed_error(hyperbolic_features(xf, wf, Stabiliser::row_max, 1e-4).value(),
+                              hyperbolic_features(x, w, Stabiliser::row_max, 1e-4).value()) < 1e-5);
+  CHECK(test::max_mixed_error(trig_features(xf, wf).value(), trig_features(x, w).value()) < 1e-5);
+  CHECK(test::max_mixed_error(generalized_features(xf, wf, FeatureFunction::relu(), 1e-3).value(),
+                              generalized_features(x, w, FeatureFunction::relu(), 1e-3).value()) < 1e-5);
+}
+
+TEST_CASE("feature maps: output widths and shape errors", "[layers][features][errors]") {
+  auto x = Tensor<double>::ones({2, 3, 4});
+  auto w = Tensor<double>::ones({5, 4});
+  CHECK(positive_features(x, w, Stabiliser::none, 0.0).shape() == Shape{2, 3, 5});
+  CHECK(hyperbolic_features(x, w, Stabiliser::none, 0.0).shape() == Shape{2, 3, 10});
+  CHECK(trig_features(x, w).shape() == Shape{2, 3, 10});
+  CHECK(generalized_features(x, Tensor<double>::zeros({0, 4}), FeatureFunction::relu(), 0.0).shape() ==
+        Shape{2, 3, 4});
+  auto bad_w = Tensor<double>::ones({5, 3});
+  REQUIRE_THROWS_WITH(positive_features(x, bad_w, Stabiliser::none, 0.0),
+                      Catch::Contains("positive_features") && Catch::Contains("[2,3,4]") &&
+                          Catch::Contains("[5,3]"));
+  REQUIRE_THROWS_WITH(trig_features(Tensor<double>::ones({4}), w), Catch::Contains("trig_features"));
+  FeatureFunction no_derivative;
+  no_derivative.f = [](double u) { return u * u; };
+  REQUIRE_THROWS_AS(generalized_features(x, w, no_derivative, 0.0), std::invalid_argument);
+}
