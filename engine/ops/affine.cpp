@@ -54,6 +54,23 @@ void affine_forward(const T* a, const Array<T>& w, const Tensor<T>* bias, const 
   }
 }
 
+// dx [rows, in] = beta dx + g [rows, out] W [out, in]
+template <class T>
+void affine_input_grad(const T* g, const Array<T>& w, const AffinePlan& p, T beta, T* dx) {
+  gemm<T>(false, false, int(p.rows), int(p.in), int(p.out), T(1), g, int(p.out), w.data(), int(p.in), beta, dx,
+          int(p.in));
+}
+
+// The tape inputs (x, w, and the bias when given), or none when no gradient is wanted.
+template <class T>
+std::vector<Tensor<T>> affine_tape_inputs(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias) {
+  const bool grad = bias ? needs_grad<T>({&x, &w, bias}) : needs_grad<T>({&x, &w});
+  if (!grad) return {};
+  std::vector<Tensor<T>> inputs{x, w};
+  if (bias) inputs.push_back(*bias);
+  return inputs;
+}
+
 // dW += g^T a and db += column sums of g.
 template <class T>
 void affine_param_grads(const T* g, const T* a, Node<T>* nw, Node<T>* nb, const AffinePlan& p) {
@@ -110,17 +127,13 @@ Tensor<T> affine(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias) 
   const AffinePlan p = plan_affine("affine", x, w, bias);
   Array<T> y = empty_array<T>(p.out_shape);
   affine_forward(x.data(), w.value(), bias, p, y.data());
-  const bool grad = bias ? needs_grad<T>({&x, &w, bias}) : needs_grad<T>({&x, &w});
-  if (!grad) return Tensor<T>(std::move(y));
+  std::vector<Tensor<T>> inputs = affine_tape_inputs(x, w, bias);
+  if (inputs.empty()) return Tensor<T>(std::move(y));
   auto nx = x.node(), nw = w.node();
   auto nb = bias ? bias->node() : nullptr;
-  std::vector<Tensor<T>> inputs{x, w};
-  if (bias) inputs.push_back(*bias);
   return make_result<T>(std::move(y), "affine", std::move(inputs), [nx, nw, nb, p](const Array<T>& g, const Array<T>&) {
     if (p.rows == 0 || p.out == 0) return;
-    if (nx->requires_grad && p.in > 0)  // dx [rows, in] = g [rows, out] W [out, in]
-      gemm<T>(false, false, int(p.rows), int(p.in), int(p.out), T(1), g.data(), int(p.out), nw->value.data(),
-              int(p.in), T(1), nx->grad_buffer().data(), int(p.in));
+    if (nx->requires_grad && p.in > 0) affine_input_grad(g.data(), nw->value, p, T(1), nx->grad_buffer().data());
     affine_param_grads(g.data(), nx->value.data(), nw.get(), nb.get(), p);
   });
 }
@@ -133,12 +146,10 @@ Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* b
     const Array<T> a = gelu_of(u.value());  // freed here: the backward recomputes it
     affine_forward(a.data(), w.value(), bias, p, y.data());
   }
-  const bool grad = bias ? needs_grad<T>({&u, &w, bias}) : needs_grad<T>({&u, &w});
-  if (!grad) return Tensor<T>(std::move(y));
+  std::vector<Tensor<T>> inputs = affine_tape_inputs(u, w, bias);
+  if (inputs.empty()) return Tensor<T>(std::move(y));
   auto nu = u.node(), nw = w.node();
   auto nb = bias ? bias->node() : nullptr;
-  std::vector<Tensor<T>> inputs{u, w};
-  if (bias) inputs.push_back(*bias);
   return make_result<T>(std::move(y), "gelu_affine", std::move(inputs),
                         [nu, nw, nb, p](const Array<T>& g, const Array<T>&) {
     if (p.rows == 0 || p.out == 0) return;
@@ -153,8 +164,7 @@ Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* b
       const bool first = !nu->has_grad;
       Array<T> scratch;
       T* da = first ? nu->grad_buffer().data() : (scratch = empty_array<T>(to_shape(nu->value.shape()))).data();
-      gemm<T>(false, false, int(p.rows), int(p.in), int(p.out), T(1), g.data(), int(p.out), nw->value.data(),
-              int(p.in), T(0), da, int(p.in));
+      affine_input_grad(g.data(), nw->value, p, T(0), da);
       if (first)
         scale_by_gelu_slope(da, nu->value.data(), nu->value.size());
       else
@@ -175,8 +185,8 @@ Tensor<T> affine_permuted(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T
     affine_forward(x.data(), w.value(), bias, p, y.data());
     permuted = permute_as(Tensor<T>(std::move(y)), view, axes, shape);
   }
-  const bool grad = bias ? needs_grad<T>({&x, &w, bias}) : needs_grad<T>({&x, &w});
-  if (!grad) return permuted;
+  std::vector<Tensor<T>> inputs = affine_tape_inputs(x, w, bias);
+  if (inputs.empty()) return permuted;
   // The gradient goes back through the inverse permutation: g viewed as the permuted view.
   Shape permuted_view(axes.size());
   std::vector<std::size_t> inverse(axes.size());
@@ -186,8 +196,6 @@ Tensor<T> affine_permuted(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T
   }
   auto nx = x.node(), nw = w.node();
   auto nb = bias ? bias->node() : nullptr;
-  std::vector<Tensor<T>> inputs{x, w};
-  if (bias) inputs.push_back(*bias);
   return make_result<T>(std::move(permuted.value()), "affine_permuted", std::move(inputs),
                         [nx, nw, nb, p, permuted_view, inverse](const Array<T>& g_permuted, const Array<T>&) {
     if (p.rows == 0 || p.out == 0) return;
@@ -196,9 +204,7 @@ Tensor<T> affine_permuted(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T
       NoGradGuard no_grad;
       g = permute_as(Tensor<T>(g_permuted), permuted_view, inverse, p.out_shape);
     }
-    if (nx->requires_grad && p.in > 0)
-      gemm<T>(false, false, int(p.rows), int(p.in), int(p.out), T(1), g.data(), int(p.out), nw->value.data(),
-              int(p.in), T(1), nx->grad_buffer().data(), int(p.in));
+    if (nx->requires_grad && p.in > 0) affine_input_grad(g.data(), nw->value, p, T(1), nx->grad_buffer().data());
     affine_param_grads(g.data(), nx->value.data(), nw.get(), nb.get(), p);
   });
 }

@@ -28,6 +28,14 @@ Rows last_axis_rows(const Shape& shape, const char* op) {
   return r;
 }
 
+// y_r = f(x_r) for every row r along the last axis (f(x, y) writes rows.width values of y).
+template <class T, class F>
+Array<T> map_rows(const Tensor<T>& a, const Rows& rows, F f) {
+  Array<T> out = empty_array<T>(a.shape());
+  for (std::size_t r = 0; r < rows.count; ++r) f(a.data() + r * rows.width, out.data() + r * rows.width);
+  return out;
+}
+
 // y = exp(x - m) for one row; returns sum(y). With m = max(x) every exp is <= 1.
 template <class T>
 T shifted_exp(const T* x, T m, T* y, std::size_t n) {
@@ -50,13 +58,10 @@ T row_logsumexp(const T* x, T* scratch, std::size_t n) {
 template <class T>
 Tensor<T> softmax(const Tensor<T>& a) {
   const Rows rows = last_axis_rows(a.shape(), "softmax");
-  Array<T> out = empty_array<T>(a.shape());
-  for (std::size_t r = 0; r < rows.count; ++r) {
-    const T* x = a.data() + r * rows.width;
-    T* y = out.data() + r * rows.width;
-    const T inv = T(1) / shifted_exp(x, detail::row_max(x, rows.width), y, rows.width);
-    for (std::size_t c = 0; c < rows.width; ++c) y[c] *= inv;
-  }
+  Array<T> out = map_rows(a, rows, [n = rows.width](const T* x, T* y) {
+    const T inv = T(1) / shifted_exp(x, detail::row_max(x, n), y, n);
+    for (std::size_t c = 0; c < n; ++c) y[c] *= inv;
+  });
   if (!needs_grad<T>({&a})) return Tensor<T>(std::move(out));
   auto na = a.node();
   return make_result<T>(std::move(out), "softmax", {a}, [na, rows](const Array<T>& g, const Array<T>& out) {
@@ -75,13 +80,10 @@ Tensor<T> softmax(const Tensor<T>& a) {
 template <class T>
 Tensor<T> log_softmax(const Tensor<T>& a) {
   const Rows rows = last_axis_rows(a.shape(), "log_softmax");
-  Array<T> out = empty_array<T>(a.shape());
-  for (std::size_t r = 0; r < rows.count; ++r) {
-    const T* x = a.data() + r * rows.width;
-    T* y = out.data() + r * rows.width;
-    const T lse = row_logsumexp(x, y, rows.width);  // y is scratch until overwritten below
-    for (std::size_t c = 0; c < rows.width; ++c) y[c] = x[c] - lse;
-  }
+  Array<T> out = map_rows(a, rows, [n = rows.width](const T* x, T* y) {
+    const T lse = row_logsumexp(x, y, n);  // y is scratch until overwritten below
+    for (std::size_t c = 0; c < n; ++c) y[c] = x[c] - lse;
+  });
   if (!needs_grad<T>({&a})) return Tensor<T>(std::move(out));
   auto na = a.node();
   return make_result<T>(std::move(out), "log_softmax", {a}, [na, rows](const Array<T>& g, const Array<T>& out) {
