@@ -7,6 +7,7 @@ packages=(
   g++ cmake make git ca-certificates pkg-config
   xtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
   catch2 libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libpng-dev
+  openmpi-bin libopenmpi-dev
   bible-kjv dataset-fashion-mnist mmseqs2-examples
 )
 
