@@ -4,6 +4,7 @@
 #include "engine/core/gradcheck.hpp"
 #include "engine/core/memory.hpp"
 #include "engine/core/named.hpp"
+#include "engine/core/profiler.hpp"
 #include "engine/core/random.hpp"
 #include "engine/core/tensor.hpp"
 #include "engine/ops/affine.hpp"

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
+
 namespace pf {
 
 std::string shape_str(const Shape& shape) {
@@ -168,7 +170,10 @@ void Tensor<T>::backward(const Array<T>& seed) {
     if (!node->backward)
       throw std::logic_error(fmt::format(
           "backward: the graph through {} was already freed by an earlier backward()", node->op));
-    if (node->has_grad) node->backward(node->grad, node->value);
+    if (node->has_grad) {
+      const OpTimer timer(node->op, /*backward=*/true);
+      node->backward(node->grad, node->value);
+    }
     // Free what this step no longer needs: saved activations (in the closure) and the gradient.
     // Every consumer of this node ran before it, so no backward needs its value any more: once
     // it lets go of its parents (and the walk of it), a node no tensor handle holds is freed now

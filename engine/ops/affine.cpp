@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
 #include "engine/kernels/gemm.hpp"
 #include "engine/ops/shape_ops.hpp"
 #include "engine/kernels/simd.hpp"
@@ -124,6 +125,7 @@ Array<T> gelu_of(const Array<T>& u) {
 
 template <class T>
 Tensor<T> affine(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias) {
+  const OpTimer timer("affine");
   const AffinePlan p = plan_affine("affine", x, w, bias);
   Array<T> y = empty_array<T>(p.out_shape);
   affine_forward(x.data(), w.value(), bias, p, y.data());
@@ -140,6 +142,7 @@ Tensor<T> affine(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias) 
 
 template <class T>
 Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* bias) {
+  const OpTimer timer("gelu_affine");
   const AffinePlan p = plan_affine("gelu_affine", u, w, bias);
   Array<T> y = empty_array<T>(p.out_shape);
   {
@@ -177,6 +180,7 @@ Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* b
 template <class T>
 Tensor<T> affine_permuted(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias, const Shape& view,
                           const std::vector<std::size_t>& axes, const Shape& shape) {
+  const OpTimer timer("affine_permuted");
   const AffinePlan p = plan_affine("affine_permuted", x, w, bias);
   Tensor<T> permuted;
   {

@@ -4,12 +4,15 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
+
 namespace pf {
 
 // keep_i ~ Bernoulli(1 - p);  y = x * keep / (1 - p);  dx = g * keep / (1 - p)
 // Saved for backward: the keep mask, one byte per element.
 template <class T>
 Tensor<T> dropout(const Tensor<T>& x, double p, Rng& rng, bool training) {
+  const OpTimer timer("dropout");
   if (!(p >= 0.0 && p < 1.0))
     throw std::invalid_argument(fmt::format("dropout: p must be in [0, 1), got {}", p));
   if (!training || p == 0.0) return x;

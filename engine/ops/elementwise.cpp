@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
 #include "engine/ops/broadcast.hpp"
 #include "engine/kernels/simd.hpp"
 
@@ -87,6 +88,7 @@ struct GradSink {
 // local products (da_i, db_i), which are summed back to the input shapes.
 template <class T, class F, class DF>
 Tensor<T> binary_op(const Tensor<T>& a, const Tensor<T>& b, const char* op, F f, DF df) {
+  const OpTimer timer(op);
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), op);
   Array<T> value = broadcast_apply(a.value(), b.value(), out_shape, f);
   if (!needs_grad<T>({&a, &b})) return Tensor<T>(std::move(value));
@@ -143,6 +145,7 @@ void accumulate_reduced(Node<T>& n, const Array<T>& g, T sign) {
 // c = a + b;  da = g, db = g (each summed over its broadcast axes)
 template <class T>
 Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
+  const OpTimer timer("add");
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), "add");
   Array<T> value = broadcast_apply(a.value(), b.value(), out_shape, [](T x, T y) { return x + y; });
   auto na = a.node(), nb = b.node();
@@ -155,6 +158,7 @@ Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
 // c = a - b;  da = g, db = -g
 template <class T>
 Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) {
+  const OpTimer timer("sub");
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), "sub");
   Array<T> value = broadcast_apply(a.value(), b.value(), out_shape, [](T x, T y) { return x - y; });
   auto na = a.node(), nb = b.node();
@@ -184,6 +188,7 @@ Tensor<T> div(const Tensor<T>& a, const Tensor<T>& b) {
 // f and df are generic lambdas over xsimd batches (see engine/kernels/simd.hpp).
 template <class T, class F, class DF>
 Tensor<T> unary_op(const Tensor<T>& a, const char* op, F f, DF df) {
+  const OpTimer timer(op);
   Array<T> value = empty_array<T>(a.shape());
   detail::simd_map(a.data(), value.data(), value.size(), f);
   if (!needs_grad<T>({&a})) return Tensor<T>(std::move(value));

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
 #include "engine/ops/shape_ops.hpp"
 
 namespace pf {
@@ -14,6 +15,7 @@ namespace pf {
 // dtable[v, :] = sum over positions p with ids[p] = v of g[p, :]
 template <class T>
 Tensor<T> embedding(const Tensor<T>& table, const Indices& ids) {
+  const OpTimer timer("embedding");
   const Shape table_shape = table.shape();
   if (table_shape.size() != 2)
     throw std::invalid_argument(fmt::format("embedding: table must be [V, D], got shape {}",

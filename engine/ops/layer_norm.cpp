@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
 #include "engine/kernels/row_math.hpp"
 
 namespace pf {
@@ -19,6 +20,7 @@ namespace pf {
 // Saved for backward: mu and rstd per row (xhat is recomputed from x).
 template <class T>
 Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& gamma, const Tensor<T>& beta, double eps) {
+  const OpTimer timer("layer_norm");
   const Shape shape = x.shape();
   if (shape.empty() || shape.back() == 0)
     throw std::invalid_argument(fmt::format("layer_norm: x needs a non-empty last axis, got shape {}",

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
 #include "engine/ops/broadcast.hpp"
 
 namespace pf {
@@ -26,6 +27,7 @@ void for_each_masked(const Shape& xs, const Shape& ms, const std::uint8_t* pm, F
 // y = mask ? value : x;  dx = mask ? 0 : g   (mask broadcast to x's shape)
 template <class T>
 Tensor<T> masked_fill(const Tensor<T>& x, const Mask& mask, T value) {
+  const OpTimer timer("masked_fill");
   const Shape xs = x.shape(), ms = to_shape(mask.shape());
   bool fits = ms.size() <= xs.size();
   for (std::size_t k = 0; fits && k < ms.size(); ++k) {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
 #include "engine/kernels/gemm.hpp"
 
 namespace pf {
@@ -80,6 +81,7 @@ MatmulPlan plan_matmul(const Shape& sa, const Shape& sb, bool ta, bool tb) {
 // A shared 2-D operand's gradient sums over the batch (GEMMs accumulate with beta = 1).
 template <class T>
 Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b, bool ta, bool tb) {
+  const OpTimer timer("matmul");
   const MatmulPlan plan = plan_matmul(a.shape(), b.shape(), ta, tb);
   Array<T> out = empty_array<T>(plan.out_shape);
   const std::size_t a_step = plan.a_shared ? 0 : std::size_t(plan.a_rows) * plan.a_cols;

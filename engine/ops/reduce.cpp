@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/core/profiler.hpp"
 #include "engine/kernels/row_math.hpp"
 #include "engine/ops/shape_ops.hpp"
 
@@ -25,6 +26,7 @@ AxisView axis_view(const Shape& shape, std::size_t axis) {
 // y = scale * sum(a);  da = scale * g everywhere
 template <class T>
 Tensor<T> scaled_total(const Tensor<T>& a, double scale, const char* op) {
+  const OpTimer timer(op);
   // A double accumulator: a float sum over ~1e6 activations would lose ~3 digits.
   double total = 0;
   const T* x = a.data();
@@ -43,6 +45,7 @@ Tensor<T> scaled_total(const Tensor<T>& a, double scale, const char* op) {
 // y[o, i] = scale * sum_k a[o, k, i];  da[o, k, i] = scale * g[o, i]
 template <class T>
 Tensor<T> scaled_axis_sum(const Tensor<T>& a, int axis, bool keepdim, bool mean, const char* op) {
+  const OpTimer timer(op);
   Shape shape = a.shape();
   const std::size_t ax = normalize_axis(axis, shape, op);
   const AxisView v = axis_view(shape, ax);
@@ -118,6 +121,7 @@ Tensor<T> mean(const Tensor<T>& a, int axis, bool keepdim) {
 // y[o, k, i] = sum_{j<=k} a[o, j, i];  da[o, j, i] = sum_{k>=j} g[o, k, i] (a reverse prefix sum)
 template <class T>
 Tensor<T> cumsum(const Tensor<T>& a, int axis) {
+  const OpTimer timer("cumsum");
   const Shape shape = a.shape();
   const AxisView v = axis_view(shape, normalize_axis(axis, shape, "cumsum"));
   Array<T> out = empty_array<T>(shape);

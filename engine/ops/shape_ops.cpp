@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
 #include "engine/ops/broadcast.hpp"
 
 namespace pf {
@@ -95,6 +96,7 @@ std::string axes_str(const std::vector<std::size_t>& axes) {
 template <class T>
 Tensor<T> permute_impl(const Tensor<T>& a, const Shape& in_shape, const std::vector<std::size_t>& axes,
                        const Shape* result_shape, const char* op) {
+  const OpTimer timer(op);
   const std::size_t rank = in_shape.size();
   std::vector<bool> seen(rank, false);
   bool valid = axes.size() == rank;
@@ -131,6 +133,7 @@ Tensor<T> permute_impl(const Tensor<T>& a, const Shape& in_shape, const std::vec
 template <class T>
 Tensor<T> slice_impl(const Tensor<T>& a, std::size_t axis, std::size_t begin, std::size_t end,
                      const char* op) {
+  const OpTimer timer(op);
   const Shape in_shape = a.shape();
   const std::size_t outer = span_numel(in_shape, 0, axis), n = in_shape[axis];
   const std::size_t inner = span_numel(in_shape, axis + 1, in_shape.size());
@@ -159,6 +162,7 @@ Tensor<T> slice_impl(const Tensor<T>& a, std::size_t axis, std::size_t begin, st
 // y = a with a new shape;  da = g with a's shape (same row-major order)
 template <class T>
 Tensor<T> reshape(const Tensor<T>& a, const Shape& shape) {
+  const OpTimer timer("reshape");
   if (shape_numel(shape) != a.numel())
     throw std::invalid_argument(fmt::format("reshape: cannot reshape {} ({} elements) to {} ({} elements)",
                                             shape_str(a.shape()), a.numel(), shape_str(shape),
@@ -214,6 +218,7 @@ Tensor<T> slice(const Tensor<T>& a, int axis, std::size_t begin, std::size_t end
 // y = [p_0 | p_1 | ...] along axis;  dp_k = the k-th block of g
 template <class T>
 Tensor<T> concat(const std::vector<Tensor<T>>& parts, int axis) {
+  const OpTimer timer("concat");
   if (parts.empty()) throw std::invalid_argument("concat: needs at least one tensor");
   const Shape first = parts[0].shape();
   const std::size_t ax = normalize_axis(axis, first, "concat");

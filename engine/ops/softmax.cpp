@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
 #include "engine/kernels/row_math.hpp"
 #include "engine/ops/shape_ops.hpp"
 
@@ -57,6 +58,7 @@ T row_logsumexp(const T* x, T* scratch, std::size_t n) {
 // dx = y * (g - sum_c g_c y_c)
 template <class T>
 Tensor<T> softmax(const Tensor<T>& a) {
+  const OpTimer timer("softmax");
   const Rows rows = last_axis_rows(a.shape(), "softmax");
   Array<T> out = map_rows(a, rows, [n = rows.width](const T* x, T* y) {
     const T inv = T(1) / shifted_exp(x, detail::row_max(x, n), y, n);
@@ -79,6 +81,7 @@ Tensor<T> softmax(const Tensor<T>& a) {
 // y = x - logsumexp(x);  dx = g - softmax(x) * sum_c g_c, softmax(x) = exp(y)
 template <class T>
 Tensor<T> log_softmax(const Tensor<T>& a) {
+  const OpTimer timer("log_softmax");
   const Rows rows = last_axis_rows(a.shape(), "log_softmax");
   Array<T> out = map_rows(a, rows, [n = rows.width](const T* x, T* y) {
     const T lse = row_logsumexp(x, y, n);  // y is scratch until overwritten below
@@ -106,6 +109,7 @@ Tensor<T> log_softmax(const Tensor<T>& a) {
 // Saved for backward: one logsumexp per row (softmax is recomputed, not stored).
 template <class T>
 Tensor<T> cross_entropy(const Tensor<T>& logits, const Indices& targets, std::int64_t ignore_index) {
+  const OpTimer timer("cross_entropy");
   const Shape shape = logits.shape();
   const Rows rows = last_axis_rows(shape, "cross_entropy");
   const Shape row_shape(shape.begin(), shape.end() - 1);
