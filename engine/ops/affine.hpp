@@ -3,6 +3,7 @@
 // Why: built from matmul and add, a Linear keeps two activations alive until backward (the
 // product and the biased sum), and neither is needed by any backward. One node keeps only its
 // output, so a training step holds half the activation memory of its Linear layers.
+// Derivation: docs/DERIVATIONS.md#affine-and-gelu
 #pragma once
 
 #include "engine/core/tensor.hpp"

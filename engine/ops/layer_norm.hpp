@@ -1,4 +1,5 @@
 // Layer normalisation over the last axis, fused.
+// Derivation: docs/DERIVATIONS.md#layer-norm
 #pragma once
 
 #include "engine/core/tensor.hpp"

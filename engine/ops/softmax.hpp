@@ -1,5 +1,6 @@
 // Softmax family over the last axis, fused (forward and hand-derived backward in one op each)
 // and numerically stable: every row is shifted by its max before exponentiating.
+// Derivation: docs/DERIVATIONS.md#softmax-and-cross-entropy
 #pragma once
 
 #include <cstdint>
