@@ -111,7 +111,7 @@ PlotFigure curve_figure(const Curve& curve, const CurveMetric& metric, const std
 
 bool write_curve_plot(const std::string& log_path, const std::string& svg_path, const CurveMetric& metric) {
   const PlotFigure figure =
-      curve_figure(read_curve(log_path, metric.key), metric, std::filesystem::path(log_path).filename().string());
+      curve_figure(read_curve(log_path, metric.key), metric, "training curve: " + std::filesystem::path(log_path).filename().string());
   if (figure.panels.empty()) return false;
   write_svg(svg_path, figure);
   return true;
