@@ -1,6 +1,7 @@
-// sample_text: generate text from a train_text checkpoint. Causal FAVOR models generate in RNN
-// mode (constant time and memory per token); --timing shows the time per token as the generated
-// text grows.
+// sample_text: generate text from a train_text checkpoint, by default continuing the prompt
+// train_text used (taken from its corpus, stored in the checkpoint). Causal FAVOR models generate
+// in RNN mode (constant time and memory per token); --timing shows the time per token as the
+// generated text grows.
 //
 //   sample_text --checkpoint runs/text.safetensors --prompt "And Jesus said" --length 500
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "engine/kernels/gemm.hpp"
 #include "engine/core/memory.hpp"
+#include "engine/io/safetensors.hpp"
 #include "engine/optim/optimizers.hpp"
 #include "models/performer_lm.hpp"
 #include "text_sampling.hpp"
@@ -19,15 +21,29 @@
 using namespace pf;
 using namespace pf::examples;
 
+namespace {
+
+// The prompt for a run without --prompt: the one train_text stored (the start of a line of its
+// held-out text), or a line break for checkpoints without one (older ones, binary corpora).
+std::string checkpoint_prompt(const std::string& checkpoint) {
+  const Metadata metadata = load_safetensors(checkpoint).metadata;
+  const auto it = metadata.find("text.prompt");
+  return it != metadata.end() && !it->second.empty() ? it->second : "\n";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::string checkpoint = "runs/text.safetensors", prompt = "And God said";
+  std::string checkpoint = "runs/text.safetensors", prompt;
   SamplingOptions sampling;
   std::uint64_t seed = 7;
   int threads = 1;
   bool timing = false;
   CLI::App app{"Generate text from a train_text checkpoint."};
   app.add_option("--checkpoint", checkpoint, "checkpoint written by train_text")->capture_default_str();
-  app.add_option("--prompt", prompt, "text to continue")->capture_default_str();
+  app.add_option("--prompt", prompt,
+                 "text to continue (default: the prompt train_text used, from its corpus, stored in the checkpoint; "
+                 "a line break if the checkpoint has none)");
   app.add_option("--length", sampling.length, "bytes to generate")->capture_default_str();
   app.add_option("--temperature", sampling.temperature, "sampling temperature (0: greedy)")->capture_default_str();
   app.add_option("--top-k", sampling.top_k, "sample from the k most likely bytes (0: all)")->capture_default_str();
@@ -42,6 +58,7 @@ int main(int argc, char** argv) {
     PerformerLM<float> model(PerformerConfig::from_json(run.config_json));
     AdamW<float> optimizer(model.named_parameters());  // the checkpoint holds its state too
     load_run(checkpoint, model, optimizer);
+    if (prompt.empty()) prompt = checkpoint_prompt(checkpoint);
     Rng rng(seed);
     const SamplingResult result = generate_text(model, prompt, sampling, rng);
     fmt::print("{}{}\n", printable(prompt), printable(result.text));

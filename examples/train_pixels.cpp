@@ -286,6 +286,8 @@ int run(Options o) {
   double last_metric = NAN;
 
   TrainingHooks<float> hooks;
+  hooks.rate_unit = classify ? "img" : "tok";
+  hooks.curve_metric = classify ? CurveMetric{"test_accuracy", "test accuracy (%)", 100} : CurveMetric{"test_bits_per_dim", "test bits/dim"};
   if (classify) {
     hooks.next_loss = [&] {
       const auto images = random_images(train.count, o.batch, data_rng);

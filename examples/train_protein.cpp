@@ -131,6 +131,8 @@ int run(Options o) {
   if (o.checkpoint.empty()) o.checkpoint = fmt::format("runs/protein_{}_{}.safetensors", o.task, o.model.attention);
 
   const auto records = read_fasta(o.data);
+  if (const std::string dna = nucleotide_warning(records, o.data); !dna.empty())
+    fmt::print(stderr, "train_protein: warning: {}\n", dna);
   const SequenceSplit split = split_by_sequence(records, o.held_out, 1234);
   RunState run;
   if (o.resume) {
@@ -175,6 +177,7 @@ int run(Options o) {
 
   HeldOutScore last;
   TrainingHooks<float> hooks;
+  hooks.curve_metric = {"heldout_accuracy", "held-out accuracy (%)", 100};
   hooks.next_loss = [&] {
     std::vector<const std::string*> sequences(o.batch);
     for (auto& s : sequences) s = &split.train[data_rng.below(split.train.size())];

@@ -54,6 +54,18 @@ std::vector<FastaRecord> read_fasta(const std::string& path) {
   return records;
 }
 
+std::string nucleotide_warning(const std::vector<FastaRecord>& records, const std::string& path) {
+  std::size_t residues = 0;
+  for (const FastaRecord& r : records) {
+    if (r.sequence.find_first_not_of("ACGTUN") != std::string::npos) return "";
+    residues += r.sequence.size();
+  }
+  if (residues == 0) return "";
+  return fmt::format("{}: all {} residues of its {} records are A, C, G, T, U or N: this looks like DNA or RNA "
+                     "(nucleotides), not protein; a protein FASTA file uses the 20 amino-acid letters",
+                     path, residues, records.size());
+}
+
 // ---- vocabulary ------------------------------------------------------------------------------
 
 std::int64_t ProteinVocab::encode(char letter) {

@@ -28,6 +28,11 @@ std::vector<FastaRecord> parse_fasta(const std::string& text, const std::string&
 // std::runtime_error naming the file (and, for the default file, the Debian package).
 std::vector<FastaRecord> read_fasta(const std::string& path);
 
+// Empty unless every residue of `records` (at least one) is A, C, G, T, U or N: then a warning
+// naming `path` that the file looks like nucleotides (DNA/RNA), not protein. These letters are
+// amino acids too, so such a file still trains, on a four-letter alphabet.
+std::string nucleotide_warning(const std::vector<FastaRecord>& records, const std::string& path);
+
 // Token ids: special tokens first, then the 25 amino-acid letters (the 20 standard ones,
 // then B, Z, X, U, O: ambiguous Asx/Glx, unknown, selenocysteine, pyrrolysine).
 struct ProteinVocab {

@@ -28,8 +28,9 @@ GzFile::~GzFile() {
 // zlib reports a cut-off gzip stream as Z_BUF_ERROR and bad data as Z_DATA_ERROR.
 void GzFile::check_stream(const char* during) {
   int code = Z_OK;
-  const char* message = gzerror(static_cast<gzFile>(file_), &code);
+  std::string message = gzerror(static_cast<gzFile>(file_), &code);
   if (code == Z_OK || code == Z_STREAM_END) return;
+  if (message.rfind(path_ + ": ", 0) == 0) message.erase(0, path_.size() + 2);  // zlib names the file too
   if (code == Z_BUF_ERROR)
     throw std::runtime_error(fmt::format("{}: truncated gzip stream while reading {} ({})", path_, during, message));
   throw std::runtime_error(fmt::format("{}: corrupt gzip data while reading {} ({})", path_, during, message));

@@ -17,11 +17,11 @@ std::string format_duration(double seconds) {
   return fmt::format("{}s", s);
 }
 
-ProgressReporter::ProgressReporter(std::size_t total_steps, double budget_seconds, std::size_t log_every)
+ProgressReporter::ProgressReporter(std::size_t total_steps, double budget_seconds, std::size_t log_every, std::string unit)
     : total_steps_(total_steps), log_every_(log_every == 0 ? 1 : log_every), budget_seconds_(budget_seconds),
-      terminal_(isatty(fileno(stdout)) != 0) {}
+      unit_(std::move(unit)), terminal_(isatty(fileno(stdout)) != 0) {}
 
-void ProgressReporter::update(std::size_t step, double loss, double tokens_per_second, double elapsed) {
+void ProgressReporter::update(std::size_t step, double loss, double units_per_second, double elapsed) {
   // Fraction done is by steps or by time, whichever bounds the run.
   double fraction = 0;
   if (total_steps_ > 0) fraction = double(step) / double(total_steps_);
@@ -32,12 +32,12 @@ void ProgressReporter::update(std::size_t step, double loss, double tokens_per_s
   if (terminal_) {
     constexpr int width = 24;
     const int filled = static_cast<int>(fraction * width);
-    fmt::print("\r[{}{}] step {} loss {:.4f} {:.0f} tok/s ETA {}   ", std::string(filled, '#'),
-               std::string(width - filled, '.'), steps, loss, tokens_per_second, format_duration(eta));
+    fmt::print("\r[{}{}] step {} loss {:.4f} {:.0f} {}/s ETA {}   ", std::string(filled, '#'),
+               std::string(width - filled, '.'), steps, loss, units_per_second, unit_, format_duration(eta));
     std::fflush(stdout);
     bar_shown_ = true;
   } else if (step % log_every_ == 0) {
-    fmt::print("step {} loss {:.4f} {:.0f} tok/s elapsed {} ETA {}\n", steps, loss, tokens_per_second,
+    fmt::print("step {} loss {:.4f} {:.0f} {}/s elapsed {} ETA {}\n", steps, loss, units_per_second, unit_,
                format_duration(elapsed), format_duration(eta));
     std::fflush(stdout);
   }
@@ -55,7 +55,7 @@ void ProgressReporter::finish() {
   std::fflush(stdout);
 }
 
-JsonlLog::JsonlLog(const std::string& path, bool append) {
+JsonlLog::JsonlLog(const std::string& path, bool append) : path_(path) {
   file_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (file_ == nullptr) throw std::runtime_error(fmt::format("cannot open log file '{}' for writing", path));
 }

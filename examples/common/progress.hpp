@@ -1,5 +1,6 @@
-// Training progress: a one-line bar on a terminal (step, loss, tokens/s, ETA), plain log lines
-// otherwise, and a JSON-lines log of the curve for plots and comparisons.
+// Training progress: a one-line bar on a terminal (step, loss, rate in the unit the program
+// counts, ETA), plain log lines otherwise, and a JSON-lines log of the curve for plots and
+// comparisons.
 #pragma once
 
 #include <chrono>
@@ -12,9 +13,10 @@ namespace pf::examples {
 class ProgressReporter {
  public:
   // total_steps = 0 when training is bounded by time instead; budget_seconds = 0 when by steps.
-  ProgressReporter(std::size_t total_steps, double budget_seconds, std::size_t log_every);
-  // Called once per training step.
-  void update(std::size_t step, double loss, double tokens_per_second, double elapsed_seconds);
+  // `unit` names what the rate counts: "tok" prints "tok/s", "img" prints "img/s".
+  ProgressReporter(std::size_t total_steps, double budget_seconds, std::size_t log_every, std::string unit = "tok");
+  // Called once per training step; units_per_second in `unit`.
+  void update(std::size_t step, double loss, double units_per_second, double elapsed_seconds);
   // A line that must not be overwritten by the bar (evaluations, checkpoints, warnings).
   void message(const std::string& line);
   void finish();
@@ -22,6 +24,7 @@ class ProgressReporter {
  private:
   std::size_t total_steps_, log_every_;
   double budget_seconds_;
+  std::string unit_;
   bool terminal_;
   bool bar_shown_ = false;
 };
@@ -37,8 +40,10 @@ class JsonlLog {
   JsonlLog& operator=(const JsonlLog&) = delete;
   void write(const std::string& kind, std::initializer_list<std::pair<const char*, double>> fields);
   bool is_open() const { return file_ != nullptr; }
+  const std::string& path() const { return path_; }
 
  private:
+  std::string path_;
   std::FILE* file_ = nullptr;
 };
 

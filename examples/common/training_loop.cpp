@@ -38,10 +38,26 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
   const double elapsed_at_start = run.elapsed_seconds;
   const double eval_period = budget.eval_every_minutes * 60;
   double next_eval = eval_period > 0 ? (std::floor(run.elapsed_seconds / eval_period) + 1) * eval_period : INFINITY;
-  ProgressReporter progress(static_cast<std::size_t>(budget.steps > 0 ? budget.steps : run.total_steps), seconds, 50);
+  ProgressReporter progress(static_cast<std::size_t>(budget.steps > 0 ? budget.steps : run.total_steps), seconds, 50,
+                            hooks.rate_unit);
   TrainingSummary summary;
   double step_seconds = 0, units = 0, loss_ema = NAN;
   std::size_t fresh_after_warmup = 0;  // fresh pool bytes taken inside steps after the third
+
+  // The curve's SVG, redrawn from the log after every evaluation; a failure to draw it is a
+  // warning, not the end of the run.
+  const std::string plot_path =
+      hooks.curve_metric.key.empty() || !log.is_open() ? "" : curve_plot_path(log.path());
+  auto plot = [&] {
+    if (plot_path.empty()) return;
+    try {
+      if (!write_curve_plot(log.path(), plot_path, hooks.curve_metric)) return;
+      if (summary.plot_path.empty()) progress.message(fmt::format("curve plot: {} (redrawn at every evaluation)", plot_path));
+      summary.plot_path = plot_path;
+    } catch (const std::exception& e) {
+      progress.message(fmt::format("warning: the curve plot was not written: {}", e.what()));
+    }
+  };
 
   std::int64_t evaluated_at = -1;
   auto evaluate = [&] {
@@ -54,6 +70,7 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
       hooks.evaluate();
     }
     model.train();
+    plot();
   };
   std::int64_t total_steps = budget.steps > 0 ? budget.steps : run.total_steps;
   while (true) {
@@ -131,7 +148,10 @@ void print_run_footer(const TrainingSummary& summary, const std::string& checkpo
              mib(memory_stats().peak_live_bytes), summary.fresh_bytes_per_step);
   fmt::print("process CPU time {:.0f} s (all threads) for {} of training\n", double(std::clock()) / CLOCKS_PER_SEC,
              format_duration(summary.seconds_this_run));
-  fmt::print("checkpoint: {} (curve: {})\n", checkpoint, log_path);
+  if (summary.plot_path.empty())
+    fmt::print("checkpoint: {} (curve: {})\n", checkpoint, log_path);
+  else
+    fmt::print("checkpoint: {} (curve: {}, plot: {})\n", checkpoint, log_path, summary.plot_path);
 }
 
 }  // namespace pf::examples

@@ -1,7 +1,7 @@
 // The training loop shared by the pixel and protein programs: a budget of steps or of minutes
 // of training time (evaluation excluded), warm-up + cosine learning rate, gradient clipping,
-// progress bar and JSON-lines curve, evaluations at fixed marks of training time, checkpoints,
-// and a clear stop on a non-finite loss. Checkpoint contents are the caller's (save hook, with
+// progress bar and JSON-lines curve (drawn as an SVG beside the log at every evaluation),
+// evaluations at fixed marks of training time, checkpoints, and a clear stop on a non-finite loss. Checkpoint contents are the caller's (save hook, with
 // save_run from training_run.hpp), so a resumed run continues the same schedule and curve.
 #pragma once
 
@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "curve_plot.hpp"
 #include "engine/optim/optimizers.hpp"
 #include "layers/module.hpp"
 #include "progress.hpp"
@@ -45,7 +46,10 @@ struct TrainingHooks {
   std::function<void()> save;
   // How the program words its output (defaults: the pixel and protein programs' wording).
   const char* rate_key = "units_per_s";  // JSONL field of the training rate
+  const char* rate_unit = "tok";         // what the progress line's rate counts ("tok/s", "img/s")
   std::string checkpoint_path;           // named in the non-finite loss error when set
+  // The metric of the eval lines to plot with the training loss, in the log's .svg (see curve_plot.hpp).
+  CurveMetric curve_metric;
 };
 
 struct TrainingSummary {
@@ -53,6 +57,7 @@ struct TrainingSummary {
   double seconds_this_run = 0;
   double units_per_second = 0;
   std::size_t fresh_bytes_per_step = 0;  // pool allocations of a step after warm-up (0 = all reused)
+  std::string plot_path;                 // the curve's SVG, when one was written
 };
 
 // Trains until the budget is spent, evaluating and saving per the budget, then evaluates and
@@ -63,7 +68,7 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
 
 // The closing lines of every training program: peak memory (RSS and tensors) and the fresh
 // memory a step took, the CPU time the process got (on a shared machine the wall-clock budget
-// buys less of it), and where the checkpoint and curve are.
+// buys less of it), and where the checkpoint, the curve and its plot are.
 void print_run_footer(const TrainingSummary& summary, const std::string& checkpoint, const std::string& log_path);
 
 }  // namespace pf::examples

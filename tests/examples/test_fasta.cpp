@@ -176,3 +176,13 @@ TEST_CASE("fasta: masked tokens at the requested rate, never on special tokens",
   REQUIRE(double(kept) / chosen > 0.07);  // 10% kept plus random picks of the same letter
   REQUIRE_THROWS_WITH(mask_tokens(tokens, 0.0, rng), Contains("rate"));
 }
+
+TEST_CASE("fasta: nucleotide files get a warning that they look like DNA, proteins do not", "[examples][fasta]") {
+  const auto dna = parse_fasta(">chr1 part\nACGTTGCANNACGT\nacgtacgt\n>chr2\nGGGCCCAAATTTN\n");
+  REQUIRE_THAT(nucleotide_warning(dna, "genome.fa"),
+               Contains("genome.fa") && Contains("looks like DNA") && Contains("35 residues") && Contains("2 records"));
+  REQUIRE(nucleotide_warning(parse_fasta(kMessyFasta), "proteins.fa").empty());
+  // One protein letter outside A, C, G, T, U, N is enough to be a protein file.
+  REQUIRE(nucleotide_warning(parse_fasta(">a\nACGTACGT\n>b\nACGTM\n"), "mixed.fa").empty());
+  REQUIRE(nucleotide_warning(parse_fasta(">empty\n"), "empty.fa").empty());
+}

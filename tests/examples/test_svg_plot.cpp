@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "svg_plot.hpp"
+#include "examples/svg_well_formed.hpp"
 #include "temp_dir.hpp"
 
 using namespace pf::examples;
@@ -24,33 +25,11 @@ PlotFigure two_panel_figure() {
   return figure;
 }
 
-// Every '<' opens a tag that closes with '>'; every non-self-closing element is closed in order.
-void require_well_formed(const std::string& svg) {
-  std::vector<std::string> open;
-  std::size_t at = 0;
-  while ((at = svg.find('<', at)) != std::string::npos) {
-    const std::size_t end = svg.find('>', at);
-    REQUIRE(end != std::string::npos);
-    const std::string tag = svg.substr(at + 1, end - at - 1);
-    REQUIRE(tag.find('<') == std::string::npos);
-    if (tag[0] == '?') {
-    } else if (tag[0] == '/') {
-      REQUIRE(!open.empty());
-      REQUIRE(tag.substr(1) == open.back());
-      open.pop_back();
-    } else if (tag.back() != '/') {
-      open.push_back(tag.substr(0, tag.find_first_of(" \n")));
-    }
-    at = end + 1;
-  }
-  REQUIRE(open.empty());
-}
-
 }  // namespace
 
 TEST_CASE("svg plot: a figure renders as a well-formed SVG with its titles, legend and series", "[svg_plot]") {
   const std::string svg = render_svg(two_panel_figure());
-  require_well_formed(svg);
+  pf::test::require_well_formed_svg(svg);
   REQUIRE_THAT(svg, Contains("<svg xmlns=\"http://www.w3.org/2000/svg\""));
   REQUIRE_THAT(svg, Contains("a &amp; b &lt;test&gt;"));  // escaped text
   REQUIRE_THAT(svg, Contains(">measured</text>"));
