@@ -22,6 +22,7 @@ ProgressReporter::ProgressReporter(std::size_t total_steps, double budget_second
       unit_(std::move(unit)), terminal_(isatty(fileno(stdout)) != 0) {}
 
 void ProgressReporter::update(std::size_t step, double loss, double units_per_second, double elapsed) {
+  if (quiet_) return;
   // Fraction done is by steps or by time, whichever bounds the run.
   double fraction = 0;
   if (total_steps_ > 0) fraction = double(step) / double(total_steps_);
@@ -44,18 +45,22 @@ void ProgressReporter::update(std::size_t step, double loss, double units_per_se
 }
 
 void ProgressReporter::message(const std::string& line) {
+  if (quiet_) return;
   if (bar_shown_) fmt::print("\r\033[K");
   fmt::print("{}\n", line);
   std::fflush(stdout);
 }
 
 void ProgressReporter::finish() {
+  if (quiet_) return;
   if (bar_shown_) fmt::print("\n");
   bar_shown_ = false;
   std::fflush(stdout);
 }
 
-JsonlLog::JsonlLog(const std::string& path, bool append) : path_(path) {
+void JsonlLog::open(const std::string& path, bool append) {
+  if (file_ != nullptr) std::fclose(file_);
+  path_ = path;
   file_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (file_ == nullptr) throw std::runtime_error(fmt::format("cannot open log file '{}' for writing", path));
 }

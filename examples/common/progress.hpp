@@ -20,8 +20,11 @@ class ProgressReporter {
   // A line that must not be overwritten by the bar (evaluations, checkpoints, warnings).
   void message(const std::string& line);
   void finish();
+  // Prints nothing at all (the ranks other than 0 of a data-parallel run).
+  void set_quiet(bool quiet) { quiet_ = quiet; }
 
  private:
+  bool quiet_ = false;
   std::size_t total_steps_, log_every_;
   double budget_seconds_;
   std::string unit_;
@@ -34,8 +37,10 @@ class ProgressReporter {
 class JsonlLog {
  public:
   JsonlLog() = default;
-  explicit JsonlLog(const std::string& path, bool append);
+  explicit JsonlLog(const std::string& path, bool append) { open(path, append); }
   ~JsonlLog();
+  // Throws std::runtime_error naming the path when it cannot be opened for writing.
+  void open(const std::string& path, bool append);
   JsonlLog(const JsonlLog&) = delete;
   JsonlLog& operator=(const JsonlLog&) = delete;
   void write(const std::string& kind, std::initializer_list<std::pair<const char*, double>> fields);

@@ -40,6 +40,8 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
   double next_eval = eval_period > 0 ? (std::floor(run.elapsed_seconds / eval_period) + 1) * eval_period : INFINITY;
   ProgressReporter progress(static_cast<std::size_t>(budget.steps > 0 ? budget.steps : run.total_steps), seconds, 50,
                             hooks.rate_unit);
+  const bool distributed = hooks.comm && hooks.comm->size() > 1;
+  if (distributed && hooks.comm->rank() != 0) progress.set_quiet(true);
   TrainingSummary summary;
   double step_seconds = 0, units = 0, loss_ema = NAN;
   std::size_t fresh_after_warmup = 0;  // fresh pool bytes taken inside steps after the third
@@ -91,7 +93,7 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
     const auto t0 = Clock::now();
     const std::size_t fresh_before = memory_stats().fresh_bytes;
     auto [loss, batch_units] = hooks.next_loss();
-    const double value = loss.item();
+    double value = loss.item();
     if (!std::isfinite(value)) {
       progress.finish();
       if (!hooks.checkpoint_path.empty())
@@ -104,10 +106,20 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
     }
     loss.backward();
     loss = Tensor<T>();  // free the graph before the update
+    if (hooks.gradients) hooks.gradients->average();
     clip_grad_norm(model.named_parameters(), budget.clip);
     optimizer.step();
     optimizer.zero_grad();
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (distributed) {
+      // One small collective: the mean loss over the ranks (what one process would log) and rank
+      // 0's step time, which every rank adopts so that time marks fall on the same step.
+      std::vector<double> shared = {value, hooks.comm->rank() == 0 ? dt : 0.0};
+      hooks.comm->allreduce_sum(shared.data(), shared.size());
+      value = shared[0] / double(hooks.comm->size());
+      dt = shared[1];
+      batch_units *= double(hooks.comm->size());
+    }
 
     ++run.step;
     ++summary.steps_this_run;

@@ -12,6 +12,8 @@
 #include <CLI/CLI.hpp>
 
 #include "curve_plot.hpp"
+#include "engine/distributed/communicator.hpp"
+#include "engine/distributed/gradient_average.hpp"
 #include "engine/optim/optimizers.hpp"
 #include "layers/module.hpp"
 #include "progress.hpp"
@@ -36,7 +38,8 @@ void add_budget_flags(CLI::App& app, TrainingBudget& budget);
 
 template <class T>
 struct TrainingHooks {
-  // The loss of the next training batch, and how many units (tokens, images) it covers.
+  // The loss of the next training batch (this rank's rows of it), and how many units (tokens,
+  // images) those rows cover.
   std::function<std::pair<Tensor<T>, double>()> next_loss;
   // Called with training paused (model in eval mode); logs and prints its own numbers.
   std::function<void()> evaluate;
@@ -48,6 +51,11 @@ struct TrainingHooks {
   const char* rate_key = "units_per_s";  // JSONL field of the training rate
   const char* rate_unit = "tok";         // what the progress line's rate counts ("tok/s", "img/s")
   std::string checkpoint_path;           // named in the non-finite loss error when set
+  // Data-parallel runs (set by TrainingSession): ranks other than 0 print nothing; every rank
+  // averages its gradients with the others' before the update, and all take rank 0's step time,
+  // so they agree on when to evaluate, save and stop.
+  Communicator* comm = nullptr;
+  GradientAverager<T>* gradients = nullptr;
   // The metric of the eval lines to plot with the training loss, in the log's .svg (see curve_plot.hpp).
   CurveMetric curve_metric;
 };
