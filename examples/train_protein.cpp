@@ -16,14 +16,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "engine/kernels/gemm.hpp"
-#include "engine/core/memory.hpp"
-#include "engine/optim/optimizers.hpp"
+#include "engine/ops/elementwise.hpp"
 #include "fasta.hpp"
 #include "model_flags.hpp"
 #include "models/performer_lm.hpp"
-#include "training_loop.hpp"
-#include "training_run.hpp"
+#include "training_session.hpp"
 
 using namespace pf;
 using namespace pf::examples;
@@ -37,13 +34,8 @@ struct Options {
   double held_out = 0.05;
   double mask_rate = 0.15;
   PerformerConfig model;
-  std::size_t batch = 16;
-  TrainingBudget budget;
-  double weight_decay = 0.01;
-  int threads = 2;
-  std::string checkpoint;
-  bool resume = false;
-  std::string log;
+  std::size_t batch = 16;  // the global batch: under mpirun each rank computes batch / ranks rows
+  SessionFlags session;
   std::size_t eval_sequences = 500;
 };
 
@@ -91,12 +83,15 @@ struct HeldOutScore {
 };
 
 // Accuracy and perplexity over the scored tokens of fixed held-out batches (first crops,
-// masking from a fixed seed, so every evaluation sees the same problems).
-HeldOutScore evaluate(PerformerLM<float>& model, const std::vector<ProteinBatch>& batches, bool use_padding) {
+// masking from a fixed seed, so every evaluation sees the same problems); each rank scores its
+// share of the batches and the totals are summed over the ranks.
+HeldOutScore evaluate(PerformerLM<float>& model, const std::vector<ProteinBatch>& batches, bool use_padding,
+                      const TrainingSession& session) {
   NoGradGuard no_grad;
-  double nll = 0;
-  std::size_t correct = 0, count = 0;
-  for (const ProteinBatch& batch : batches) {
+  std::vector<double> totals = {0, 0, 0};  // nll, correct, count
+  const Shard mine = session.share_of(batches.size());
+  for (std::size_t b = mine.begin; b < mine.begin + mine.count; ++b) {
+    const ProteinBatch& batch = batches[b];
     const Tensor<float> logits = model.forward(batch.inputs, use_padding ? &batch.padding : nullptr);
     const std::size_t V = logits.size(2);
     for (std::size_t i = 0; i < batch.targets.size(); ++i) {
@@ -106,58 +101,52 @@ HeldOutScore evaluate(PerformerLM<float>& model, const std::vector<ProteinBatch>
       const std::size_t guess = std::max_element(row, row + V) - row;
       double sum = 0;
       for (std::size_t v = 0; v < V; ++v) sum += std::exp(double(row[v] - row[guess]));
-      nll += std::log(sum) - double(row[target] - row[guess]);
-      correct += guess == std::size_t(target);
-      ++count;
+      totals[0] += std::log(sum) - double(row[target] - row[guess]);
+      totals[1] += guess == std::size_t(target);
+      totals[2] += 1;
     }
   }
+  session.sum_over_ranks(totals);
+  const double nll = totals[0], correct = totals[1];
+  const std::size_t count = std::size_t(totals[2]);
   HeldOutScore s;
   s.tokens = count;
   s.nll = count ? nll / double(count) : NAN;
-  s.accuracy = count ? double(correct) / double(count) : NAN;
+  s.accuracy = count ? correct / double(count) : NAN;
   s.perplexity = std::exp(s.nll);
   return s;
 }
 
 
+// Scored targets (>= 0) in rows [begin, begin + count) of a [B, L] target batch.
+double scored_targets(const Indices& targets, const Shard& rows) {
+  const std::size_t L = targets.shape()[1];
+  double n = 0;
+  for (std::size_t i = rows.begin * L; i < (rows.begin + rows.count) * L; ++i) n += targets.data()[i] >= 0;
+  return n;
+}
+
 int run(Options o) {
-  tune_malloc_for_reuse();
-  set_num_threads(o.threads);
+  TrainingSession session("train_protein", o.session);
   const bool masked = o.task == "masked";
   if (!masked && o.task != "causal")
     throw std::invalid_argument(fmt::format("--task must be masked or causal, got '{}'", o.task));
   if (o.length < 2) throw std::invalid_argument(fmt::format("--length must be at least 2, got {}", o.length));
-  if (o.batch == 0) throw std::invalid_argument("--batch must be positive");
-  if (o.checkpoint.empty()) o.checkpoint = fmt::format("runs/protein_{}_{}.safetensors", o.task, o.model.attention);
+  session.check_batch(o.batch);
 
   const auto records = read_fasta(o.data);
-  if (const std::string dna = nucleotide_warning(records, o.data); !dna.empty())
+  if (const std::string dna = nucleotide_warning(records, o.data); !dna.empty() && session.is_root())
     fmt::print(stderr, "train_protein: warning: {}\n", dna);
   const SequenceSplit split = split_by_sequence(records, o.held_out, 1234);
-  RunState run;
-  if (o.resume) {
-    run = peek_run_to_resume(o.checkpoint);
-    o.model = PerformerConfig::from_json(run.config_json);
-  }
+  session.adopt_resumed_config(o.model);
   o.model.vocab = ProteinVocab::kSize;
   o.model.context = o.length;
   o.model.causal = !masked;
   o.model.tie_embeddings = true;
   o.model.validate();
   PerformerLM<float> model(o.model);
-  AdamOptions adam;
-  adam.lr = o.budget.lr;
-  adam.weight_decay = o.weight_decay;
-  AdamW<float> optimizer(model.named_parameters(), adam);
-  Rng data_rng(o.model.seed * 31 + 17);
-  if (o.resume) {
-    run = resume_run(o.checkpoint, model, optimizer, data_rng);
-    model.stack().set_dropout_states(run.dropout_rngs);
-  }
-  if (auto dir = std::filesystem::path(o.checkpoint).parent_path(); !dir.empty()) std::filesystem::create_directories(dir);
-  const std::string log_path =
-      !o.log.empty() ? o.log : std::filesystem::path(o.checkpoint).replace_extension(".jsonl").string();
-  JsonlLog log(log_path, o.resume);
+  session.set_checkpoint_metadata({{"protein.task", o.task}, {"protein.length", std::to_string(o.length)}});
+  session.start(model, o.model);
 
   // the fixed held-out problems
   std::vector<ProteinBatch> held_out;
@@ -169,40 +158,47 @@ int run(Options o) {
     held_out.push_back(make_batch(sequences, o, nullptr, eval_mask_rng));
   }
 
-  fmt::print("data: {} ({} records, {} duplicates removed, {} train / {} held-out sequences); task {}, crops of {} "
-             "tokens; model: {} parameters, {} layers, width {}, {} heads, attention {} (m = {}), batch {}, {} threads\n",
-             o.data, records.size(), split.duplicates_removed, split.train.size(), split.held_out.size(), o.task,
-             o.length, model.parameter_count(), o.model.depth, o.model.width, o.model.heads, o.model.attention,
-             o.model.features, o.batch, o.threads);
+  session.print("data: {} ({} records, {} duplicates removed, {} train / {} held-out sequences); task {}, crops of {} "
+                "tokens; model: {} parameters, {} layers, width {}, {} heads, attention {} (m = {}), batch {}, {} "
+                "threads\n",
+                o.data, records.size(), split.duplicates_removed, split.train.size(), split.held_out.size(), o.task,
+                o.length, model.parameter_count(), o.model.depth, o.model.width, o.model.heads, o.model.attention,
+                o.model.features, o.batch, session.threads());
 
+  const Shard rows = session.shard(o.batch);
+  const double ranks = double(session.comm().size());
   HeldOutScore last;
   TrainingHooks<float> hooks;
-  hooks.curve_metric = {"heldout_accuracy", "held-out accuracy (%)", 100};
   hooks.next_loss = [&] {
+    // Every rank draws the global batch (the same stream as one process) and trains on its rows.
     std::vector<const std::string*> sequences(o.batch);
-    for (auto& s : sequences) s = &split.train[data_rng.below(split.train.size())];
+    Rng& data_rng = session.data_rng();
+    for (auto& seq : sequences) seq = &split.train[data_rng.below(split.train.size())];
     const ProteinBatch batch = make_batch(sequences, o, &data_rng, data_rng);
-    return std::make_pair(model.loss(batch.inputs, batch.targets, -100, masked ? &batch.padding : nullptr),
-                          double(o.batch * o.length));
+    const Mask padding = take_rows(batch.padding, rows);
+    Tensor<float> loss = model.loss(take_rows(batch.inputs, rows), take_rows(batch.targets, rows), -100,
+                                    masked ? &padding : nullptr);
+    // The loss is a mean over scored tokens, and ranks score different numbers of them: weigh
+    // this rank's mean by its share, so that the mean over ranks is the global batch's mean.
+    const double global = scored_targets(batch.targets, {0, o.batch}), local = scored_targets(batch.targets, rows);
+    if (ranks > 1 && global > 0) loss = mul_scalar(loss, float(local * ranks / global));
+    return std::make_pair(loss, double(rows.count * o.length));
   };
   hooks.evaluate = [&] {
-    last = evaluate(model, held_out, masked);
-    fmt::print("  held-out accuracy {:.2f}%, perplexity {:.3f} ({} {} tokens of {} sequences)\n", 100 * last.accuracy,
-               last.perplexity, last.tokens, masked ? "masked" : "next", n_eval);
-    log.write("eval", {{"step", double(run.step)}, {"heldout_accuracy", last.accuracy},
-                       {"heldout_perplexity", last.perplexity}, {"elapsed_s", run.elapsed_seconds}});
+    last = evaluate(model, held_out, masked, session);
+    session.print("  held-out accuracy {:.2f}%, perplexity {:.3f} ({} {} tokens of {} sequences)\n", 100 * last.accuracy,
+                  last.perplexity, last.tokens, masked ? "masked" : "next", n_eval);
+    const RunState& run = session.run();
+    session.log().write("eval", {{"step", double(run.step)}, {"heldout_accuracy", last.accuracy},
+                                 {"heldout_perplexity", last.perplexity}, {"elapsed_s", run.elapsed_seconds}});
   };
-  hooks.save = [&] {
-    run.data_rng = data_rng.state();
-    run.dropout_rngs = model.stack().dropout_states();
-    run.config_json = o.model.to_json();
-    save_run(o.checkpoint, model, optimizer, run, {{"protein.task", o.task}, {"protein.length", std::to_string(o.length)}});
-  };
-  const TrainingSummary summary = train_for_budget(model, optimizer, run, o.budget, hooks, log);
-  fmt::print("trained {} steps in {} ({:.0f} tokens/s); held-out accuracy {:.2f}%, perplexity {:.3f} ({}, {})\n",
-             run.step, format_duration(run.elapsed_seconds), summary.units_per_second, 100 * last.accuracy,
-             last.perplexity, o.task, o.model.attention);
-  print_run_footer(summary, o.checkpoint, log_path);
+  hooks.curve_metric = {"heldout_accuracy", "held-out accuracy (%)", 100};
+  const TrainingSummary summary = session.train(hooks);
+  const RunState& run = session.run();
+  session.print("trained {} steps in {} ({:.0f} tokens/s); held-out accuracy {:.2f}%, perplexity {:.3f} ({}, {})\n",
+                run.step, format_duration(run.elapsed_seconds), summary.units_per_second, 100 * last.accuracy,
+                last.perplexity, o.task, o.model.attention);
+  session.print_footer(summary);
   return 0;
 }
 
@@ -215,10 +211,10 @@ int main(int argc, char** argv) {
   o.model.heads = 4;
   o.model.ff_hidden = 256;
   o.model.features = 64;
-  o.budget.minutes = 5;
-  o.budget.lr = 1e-3;
-  o.budget.min_lr = 1e-4;
-  o.budget.warmup = 100;
+  o.session.budget.minutes = 5;
+  o.session.budget.lr = 1e-3;
+  o.session.budget.min_lr = 1e-4;
+  o.session.budget.warmup = 100;
   CLI::App app{"Train a Performer on protein sequences: masked-token or next-token prediction."};
   app.add_option("--task", o.task, "masked (bidirectional, 15% masking) | causal (next token)")->capture_default_str();
   app.add_option("--data", o.data, "FASTA file, plain or .gz (default: Debian mmseqs2-examples)")->capture_default_str();
@@ -228,20 +224,13 @@ int main(int argc, char** argv) {
   app.add_option("--eval-sequences", o.eval_sequences, "held-out sequences evaluated")->capture_default_str();
   bool iid = false;
   add_model_flags(app, o.model, iid);
-  app.add_option("--batch", o.batch, "sequences per step")->capture_default_str();
-  add_budget_flags(app, o.budget);
-  app.add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
-  app.add_option("--threads", o.threads, "threads (engine thread pool and OpenBLAS)")->capture_default_str();
-  app.add_option("--checkpoint", o.checkpoint, "checkpoint file (default runs/protein_<task>_<attention>.safetensors)");
-  app.add_flag("--resume", o.resume, "continue the run saved in --checkpoint");
-  app.add_option("--log", o.log, "JSON-lines curve (default: checkpoint path with .jsonl)");
+  app.add_option("--batch", o.batch, "sequences per step, over all ranks (each of N ranks computes batch / N)")
+      ->capture_default_str();
+  add_session_flags(app, o.session);
+  app.get_option("--checkpoint")->description("checkpoint file (default runs/protein_<task>_<attention>.safetensors)");
   CLI11_PARSE(app, argc, argv);
   apply_model_flags(o.model, iid);
-  try {
-    return run(o);
-  } catch (const std::exception& e) {
-    std::fflush(stdout);
-    fmt::print(stderr, "train_protein: error: {}\n", e.what());
-    return 1;
-  }
+  if (o.session.checkpoint.empty())
+    o.session.checkpoint = fmt::format("runs/protein_{}_{}.safetensors", o.task, o.model.attention);
+  return run_program("train_protein", [&] { return run(o); });
 }
