@@ -60,7 +60,7 @@ ExactPlan plan_exact(const Shape& qs, const Shape& ks, const Shape& vs, bool cau
 template <class T>
 void block_scores(const ExactPlan& p, const T* q, const T* k, const std::uint8_t* pad, std::size_t r0, int n,
                   int kend, T* s) {
-  gemm<T>(false, true, n, kend, int(p.d), T(p.scale), q + r0 * p.d, int(p.d), k, int(p.d), T(0), s, kend);
+  gemm_set(mat(s, n, kend), mat(q, p.len, p.d).row_block(r0, n), mat(k, kend, p.d).T(), T(p.scale));
   const T neg_inf = -std::numeric_limits<T>::infinity();
   for (int i = 0; i < n; ++i) {
     T* row = s + std::size_t(i) * kend;
@@ -119,8 +119,9 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
         for (int j = 0; j < kend; ++j) row[j] *= inv;
         l = mx + std::log(sum);
       }
-      gemm<T>(false, false, n, int(p.dv), kend, T(1), s.data(), kend, vs, int(p.dv), T(0),
-              out.data() + (sl * p.len + r0) * p.dv, int(p.dv));
+      // O_b = P V
+      gemm_set(mat(out.data() + sl * p.len * p.dv, p.len, p.dv).row_block(r0, n), mat<const T>(s.data(), n, kend),
+               mat(vs, kend, p.dv));
     }
   });
   if (!needs_grad<T>({&q, &k, &v})) return Tensor<T>(std::move(out));
@@ -134,13 +135,14 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
     T* dk = nk->requires_grad ? nk->grad_buffer().data() : nullptr;
     T* dvv = nv->requires_grad ? nv->grad_buffer().data() : nullptr;
     const std::size_t rows = std::min(R, p.len);
-    const int d = int(p.d), dv = int(p.dv);
+    const int dv = int(p.dv);
     parallel_for(p.slices, [&](std::size_t sl) {  // slices write disjoint rows of dq, dk, dv
       Array<T> pm = empty_array<T>({rows, p.len}), dp = empty_array<T>({rows, p.len});
       const T* qs = nq->value.data() + sl * p.len * p.d;
       const T* ks = nk->value.data() + sl * p.len * p.d;
       const T* vs = nv->value.data() + sl * p.len * p.dv;
       const T* gs = g.data() + sl * p.len * p.dv;
+      const auto G = mat(gs, p.len, p.dv);
       const T* os = out.data() + sl * p.len * p.dv;
       const std::uint8_t* pad = mask ? mask->data() + (sl / p.slices_per_mask_row) * p.len : nullptr;
       for (std::size_t r0 = 0; r0 < p.len; r0 += R) {
@@ -153,11 +155,10 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
           if (std::isinf(l)) std::fill(row, row + kend, T(0));
           else exp_shifted(row, std::size_t(kend), l);
         }
-        if (dvv)
-          gemm<T>(true, false, kend, dv, n, T(1), pm.data(), kend, gs + r0 * p.dv, dv, T(1),
-                  dvv + sl * p.len * p.dv, dv);
+        const auto P = mat<const T>(pm.data(), n, kend), G_b = G.row_block(r0, n);
+        if (dvv) gemm_acc(mat(dvv + sl * p.len * p.dv, kend, p.dv), P.T(), G_b);  // dV += P^T G_b
         if (!dq && !dk) continue;
-        gemm<T>(false, true, n, kend, dv, T(1), gs + r0 * p.dv, dv, vs, dv, T(0), dp.data(), kend);
+        gemm_set(mat(dp.data(), n, kend), G_b, mat(vs, kend, p.dv).T());  // dP = G_b V^T
         for (int i = 0; i < n; ++i) {
           const T* gi = gs + (r0 + i) * p.dv;
           const T* oi = os + (r0 + i) * p.dv;
@@ -167,12 +168,11 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
           const T* pi = pm.data() + std::size_t(i) * kend;
           for (int j = 0; j < kend; ++j) dpi[j] = pi[j] * (dpi[j] - di);
         }
-        if (dq)
-          gemm<T>(false, false, n, d, kend, T(p.scale), dp.data(), kend, ks, d, T(1),
-                  dq + (sl * p.len + r0) * p.d, d);
-        if (dk)
-          gemm<T>(true, false, kend, d, n, T(p.scale), dp.data(), kend, qs + r0 * p.d, d, T(1),
-                  dk + sl * p.len * p.d, d);
+        const auto dS = mat<const T>(dp.data(), n, kend);
+        if (dq)  // dQ_b = dS K / sqrt(d)
+          gemm_acc(mat(dq + sl * p.len * p.d, p.len, p.d).row_block(r0, n), dS, mat(ks, kend, p.d), T(p.scale));
+        if (dk)  // dK += dS^T Q_b / sqrt(d)
+          gemm_acc(mat(dk + sl * p.len * p.d, kend, p.d), dS.T(), mat(qs, p.len, p.d).row_block(r0, n), T(p.scale));
       }
     });
   });
