@@ -6,8 +6,6 @@
 #include <memory>
 #include <stdexcept>
 
-#include <fmt/format.h>
-
 #include "engine/kernels/gemm.hpp"
 #include "engine/kernels/thread_pool.hpp"
 #include "engine/ops/mask.hpp"
@@ -15,6 +13,7 @@
 #include "engine/ops/elementwise.hpp"
 #include "engine/kernels/simd.hpp"
 #include "engine/ops/softmax.hpp"
+#include "layers/attention/attention_slices.hpp"
 
 namespace pf {
 namespace {
@@ -27,32 +26,15 @@ struct ExactPlan {
 };
 
 ExactPlan plan_exact(const Shape& qs, const Shape& ks, const Shape& vs, bool causal, const Mask* mask) {
-  auto fail = [&](const std::string& why) {
-    return std::invalid_argument(
-        fmt::format("exact_attention: q {}, k {}, v {} {}", shape_str(qs), shape_str(ks), shape_str(vs), why));
-  };
-  if (qs.size() < 2 || ks.size() < 2 || vs.size() < 2) throw fail("need [..., L, d] and [..., L, dv]");
-  if (qs != ks) throw fail("q and k must have the same shape");
-  if (vs.size() != qs.size() || !std::equal(qs.begin(), qs.end() - 1, vs.begin()))
-    throw fail("v must match q on every axis but the last");
+  const AttentionSlices a = check_attention_slices("exact_attention", "q", "k", "d", qs, ks, vs, mask);
   ExactPlan p;
-  p.len = qs[qs.size() - 2];
+  p.slices = a.slices;
+  p.len = a.len;
   p.d = qs.back();
   p.dv = vs.back();
   p.causal = causal;
   p.scale = 1 / std::sqrt(double(std::max<std::size_t>(p.d, 1)));
-  const Shape lead(qs.begin(), qs.end() - 2);
-  p.slices = shape_numel(lead);
-  if (mask) {
-    const Shape ms = to_shape(mask->shape());
-    const Shape mlead(ms.begin(), ms.empty() ? ms.end() : ms.end() - 1);
-    if (ms.empty() || ms.back() != p.len || mlead.size() > lead.size() ||
-        !std::equal(mlead.begin(), mlead.end(), lead.begin()))
-      throw std::invalid_argument(fmt::format(
-          "exact_attention: key padding mask {} must be [lead..., L] with lead a prefix of q {}'s leading axes",
-          shape_str(ms), shape_str(qs)));
-    p.slices_per_mask_row = p.slices / std::max<std::size_t>(shape_numel(mlead), 1);
-  }
+  p.slices_per_mask_row = a.slices_per_mask_row;
   return p;
 }
 

@@ -56,7 +56,8 @@ Tensor<T> favor_bidirectional(const Tensor<T>& q, const Tensor<T>& k, const Tens
   if (!needs_grad<T>({&q, &k, &v})) return Tensor<T>(std::move(out));
   auto nq = q.node(), nk = k.node(), nv = v.node();
   return make_result<T>(std::move(out), "favor_bidirectional", {q, k, v},
-                        [nq, nk, nv, p, s1_size, den = std::move(den), s1 = std::move(s1)](const Array<T>& g, const Array<T>& out) {
+                        [nq, nk, nv, p, s1_size, den = std::move(den), s1 = std::move(s1)](const Array<T>& g,
+                                                                                           const Array<T>& out) {
     if (p.len == 0) return;
     for_each_backward_slice(p, nq, nk, nv, g, out, den, [&](std::size_t s, const SliceInputs<T>& in,
                                                             MatView<const T> dnum1, const SliceGrads<T>& grads) {

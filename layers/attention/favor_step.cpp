@@ -36,9 +36,9 @@ Tensor<T> favor_causal_step(const Tensor<T>& q, const Tensor<T>& k, const Tensor
   const std::size_t M = state.features, dv = state.value_width, dv1 = dv + 1, N = state.slices;
   if (q.shape() != k.shape() || q.numel() != N * M || v.numel() != N * dv || q.dim() == 0 || q.size(-1) != M ||
       v.size(-1) != dv)
-    throw std::invalid_argument(fmt::format("favor_causal_step: q' {}, k' {}, v {} do not fit a state of {} slices, "
-                                            "M = {}, dv = {}",
-                                            shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape()), N, M, dv));
+    throw std::invalid_argument(fmt::format(
+        "favor_causal_step: q' {}, k' {}, v {} do not fit a state of {} slices, M = {}, dv = {}",
+        shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape()), N, M, dv));
   Array<T> out = empty_array<T>(v.shape());
   std::vector<T> o1(dv1);
   for (std::size_t s = 0; s < N; ++s) {
