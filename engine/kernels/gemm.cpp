@@ -5,6 +5,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "engine/kernels/packed_gemm.hpp"
 
@@ -18,7 +22,24 @@ GemmBackend backend_from_environment() {
 
 std::atomic<GemmBackend> g_backend{backend_from_environment()};
 
+std::string view_str(const char* name, const MatShape& x) {
+  return fmt::format("{}{} [{},{}] (ld {})", name, x.transposed ? "^T" : "", x.rows, x.cols, x.ld);
+}
+
 }  // namespace
+
+namespace detail {
+void gemm_shape_error(const char* op, const MatShape& c, const MatShape& a, const MatShape& b) {
+  const char* why = c.transposed                 ? "C must not be a transposed view"
+                    : a.cols != b.rows           ? "A and B do not match on the inner dim"
+                    : a.rows != c.rows || b.cols != c.cols ? "C does not have the shape of A B"
+                    : c.ld < c.stored_cols() || a.ld < a.stored_cols() || b.ld < b.stored_cols()
+                        ? "a leading dimension is smaller than its stored row"
+                        : "bad views";
+  throw std::invalid_argument(fmt::format("{}: {} = {} {}: {}", op, view_str("C", c), view_str("A", a),
+                                          view_str("B", b), why));
+}
+}  // namespace detail
 
 void set_gemm_backend(GemmBackend backend) { g_backend.store(backend); }
 GemmBackend gemm_backend() { return g_backend.load(); }

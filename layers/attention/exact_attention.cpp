@@ -6,8 +6,6 @@
 #include <memory>
 #include <stdexcept>
 
-#include <fmt/format.h>
-
 #include "engine/kernels/gemm.hpp"
 #include "engine/kernels/thread_pool.hpp"
 #include "engine/ops/mask.hpp"
@@ -15,6 +13,7 @@
 #include "engine/ops/elementwise.hpp"
 #include "engine/kernels/simd.hpp"
 #include "engine/ops/softmax.hpp"
+#include "layers/attention/attention_slices.hpp"
 
 namespace pf {
 namespace {
@@ -27,32 +26,15 @@ struct ExactPlan {
 };
 
 ExactPlan plan_exact(const Shape& qs, const Shape& ks, const Shape& vs, bool causal, const Mask* mask) {
-  auto fail = [&](const std::string& why) {
-    return std::invalid_argument(
-        fmt::format("exact_attention: q {}, k {}, v {} {}", shape_str(qs), shape_str(ks), shape_str(vs), why));
-  };
-  if (qs.size() < 2 || ks.size() < 2 || vs.size() < 2) throw fail("need [..., L, d] and [..., L, dv]");
-  if (qs != ks) throw fail("q and k must have the same shape");
-  if (vs.size() != qs.size() || !std::equal(qs.begin(), qs.end() - 1, vs.begin()))
-    throw fail("v must match q on every axis but the last");
+  const AttentionSlices a = check_attention_slices("exact_attention", "q", "k", "d", qs, ks, vs, mask);
   ExactPlan p;
-  p.len = qs[qs.size() - 2];
+  p.slices = a.slices;
+  p.len = a.len;
   p.d = qs.back();
   p.dv = vs.back();
   p.causal = causal;
   p.scale = 1 / std::sqrt(double(std::max<std::size_t>(p.d, 1)));
-  const Shape lead(qs.begin(), qs.end() - 2);
-  p.slices = shape_numel(lead);
-  if (mask) {
-    const Shape ms = to_shape(mask->shape());
-    const Shape mlead(ms.begin(), ms.empty() ? ms.end() : ms.end() - 1);
-    if (ms.empty() || ms.back() != p.len || mlead.size() > lead.size() ||
-        !std::equal(mlead.begin(), mlead.end(), lead.begin()))
-      throw std::invalid_argument(fmt::format(
-          "exact_attention: key padding mask {} must be [lead..., L] with lead a prefix of q {}'s leading axes",
-          shape_str(ms), shape_str(qs)));
-    p.slices_per_mask_row = p.slices / std::max<std::size_t>(shape_numel(mlead), 1);
-  }
+  p.slices_per_mask_row = a.slices_per_mask_row;
   return p;
 }
 
@@ -60,7 +42,7 @@ ExactPlan plan_exact(const Shape& qs, const Shape& ks, const Shape& vs, bool cau
 template <class T>
 void block_scores(const ExactPlan& p, const T* q, const T* k, const std::uint8_t* pad, std::size_t r0, int n,
                   int kend, T* s) {
-  gemm<T>(false, true, n, kend, int(p.d), T(p.scale), q + r0 * p.d, int(p.d), k, int(p.d), T(0), s, kend);
+  gemm_set(mat(s, n, kend), mat(q, p.len, p.d).row_block(r0, n), mat(k, kend, p.d).T(), T(p.scale));
   const T neg_inf = -std::numeric_limits<T>::infinity();
   for (int i = 0; i < n; ++i) {
     T* row = s + std::size_t(i) * kend;
@@ -119,8 +101,9 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
         for (int j = 0; j < kend; ++j) row[j] *= inv;
         l = mx + std::log(sum);
       }
-      gemm<T>(false, false, n, int(p.dv), kend, T(1), s.data(), kend, vs, int(p.dv), T(0),
-              out.data() + (sl * p.len + r0) * p.dv, int(p.dv));
+      // O_b = P V
+      gemm_set(mat(out.data() + sl * p.len * p.dv, p.len, p.dv).row_block(r0, n), mat<const T>(s.data(), n, kend),
+               mat(vs, kend, p.dv));
     }
   });
   if (!needs_grad<T>({&q, &k, &v})) return Tensor<T>(std::move(out));
@@ -134,13 +117,14 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
     T* dk = nk->requires_grad ? nk->grad_buffer().data() : nullptr;
     T* dvv = nv->requires_grad ? nv->grad_buffer().data() : nullptr;
     const std::size_t rows = std::min(R, p.len);
-    const int d = int(p.d), dv = int(p.dv);
+    const int dv = int(p.dv);
     parallel_for(p.slices, [&](std::size_t sl) {  // slices write disjoint rows of dq, dk, dv
       Array<T> pm = empty_array<T>({rows, p.len}), dp = empty_array<T>({rows, p.len});
       const T* qs = nq->value.data() + sl * p.len * p.d;
       const T* ks = nk->value.data() + sl * p.len * p.d;
       const T* vs = nv->value.data() + sl * p.len * p.dv;
       const T* gs = g.data() + sl * p.len * p.dv;
+      const auto G = mat(gs, p.len, p.dv);
       const T* os = out.data() + sl * p.len * p.dv;
       const std::uint8_t* pad = mask ? mask->data() + (sl / p.slices_per_mask_row) * p.len : nullptr;
       for (std::size_t r0 = 0; r0 < p.len; r0 += R) {
@@ -153,11 +137,10 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
           if (std::isinf(l)) std::fill(row, row + kend, T(0));
           else exp_shifted(row, std::size_t(kend), l);
         }
-        if (dvv)
-          gemm<T>(true, false, kend, dv, n, T(1), pm.data(), kend, gs + r0 * p.dv, dv, T(1),
-                  dvv + sl * p.len * p.dv, dv);
+        const auto P = mat<const T>(pm.data(), n, kend), G_b = G.row_block(r0, n);
+        if (dvv) gemm_acc(mat(dvv + sl * p.len * p.dv, kend, p.dv), P.T(), G_b);  // dV += P^T G_b
         if (!dq && !dk) continue;
-        gemm<T>(false, true, n, kend, dv, T(1), gs + r0 * p.dv, dv, vs, dv, T(0), dp.data(), kend);
+        gemm_set(mat(dp.data(), n, kend), G_b, mat(vs, kend, p.dv).T());  // dP = G_b V^T
         for (int i = 0; i < n; ++i) {
           const T* gi = gs + (r0 + i) * p.dv;
           const T* oi = os + (r0 + i) * p.dv;
@@ -167,12 +150,11 @@ Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T
           const T* pi = pm.data() + std::size_t(i) * kend;
           for (int j = 0; j < kend; ++j) dpi[j] = pi[j] * (dpi[j] - di);
         }
-        if (dq)
-          gemm<T>(false, false, n, d, kend, T(p.scale), dp.data(), kend, ks, d, T(1),
-                  dq + (sl * p.len + r0) * p.d, d);
-        if (dk)
-          gemm<T>(true, false, kend, d, n, T(p.scale), dp.data(), kend, qs + r0 * p.d, d, T(1),
-                  dk + sl * p.len * p.d, d);
+        const auto dS = mat<const T>(dp.data(), n, kend);
+        if (dq)  // dQ_b = dS K / sqrt(d)
+          gemm_acc(mat(dq + sl * p.len * p.d, p.len, p.d).row_block(r0, n), dS, mat(ks, kend, p.d), T(p.scale));
+        if (dk)  // dK += dS^T Q_b / sqrt(d)
+          gemm_acc(mat(dk + sl * p.len * p.d, kend, p.d), dS.T(), mat(qs, p.len, p.d).row_block(r0, n), T(p.scale));
       }
     });
   });

@@ -9,6 +9,10 @@
 // Memory: rows are processed in blocks of kExactRowBlock queries; only the row log-sum-exps are
 // saved (O(L) per slice), and backward recomputes each block's probabilities, so the L x L
 // matrix never exists at once (time stays O(L^2 d)).
+// Derivation: docs/DERIVATIONS.md#exact-attention
+// Tests: tests/layers/attention/test_exact_attention.cpp "exact attention: gradcheck, causal and
+// not, with and without padding", "exact attention: fused backward equals autodiff through
+// primitives (several row blocks)" (against exact_attention_naive below).
 #pragma once
 
 #include <cstddef>

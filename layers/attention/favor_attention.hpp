@@ -1,9 +1,14 @@
 // FAVOR+ linear attention on feature-mapped queries and keys, with hand-derived backward passes
 // (DESIGN.md section 4). Inputs per slice (leading axes = batch, heads, all batched):
 //   q' [..., L, M], k' [..., L, M] (from a feature map), v [..., L, dv];  out [..., L, dv].
+// One include for all of it: the fused forms below, the RNN step, and the naive twins
+// (favor_reference.hpp). One file per form: favor_bidirectional.cpp, favor_causal.cpp,
+// favor_causal_chunked.cpp, favor_step.cpp; favor_plan.hpp holds what they share.
 //
 // Implementation trick used throughout: V1 = [V, 1] (L x (dv+1)), so one product carries both
-// the numerator and the denominator: S1 = K'^T V1 = [S, z], Q' S1 = [num, den].
+// the numerator and the denominator: S1 = K'^T V1 = [S, z], Q' S1 = [num, den]. Backward, the same
+// trick merges dQ'_i = dnum_i S_i^T + dden_i z_i^T into one product: with dnum1 = [dnum, dden]
+// and S1 = [S, z], dQ'_i = dnum1_i S1_i^T.
 //
 // Key padding mask (optional, nonzero = padded key): shape [lead..., L] where lead is a prefix of
 // the inputs' leading axes (e.g. [B, L] for inputs [B, H, L, M]; it is shared by the remaining
@@ -21,6 +26,7 @@
 #include <cstddef>
 
 #include "engine/core/tensor.hpp"
+#include "layers/attention/favor_reference.hpp"
 
 namespace pf {
 
@@ -31,6 +37,9 @@ constexpr double kFavorDenominatorFloor = 1e-30;
 constexpr std::size_t kFavorDefaultChunk = 32;
 
 // Bidirectional: S1 = K'^T V1; [num, den] = Q' S1; out = num / den.
+// Derivation: docs/DERIVATIONS.md#favor-bidirectional
+// Tests: test_favor_attention.cpp "favor attention: gradcheck, several shapes, with and without
+// padding", "favor attention: fused backward equals autodiff through primitives".
 template <class T>
 Tensor<T> favor_bidirectional(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
                               const Mask* key_padding = nullptr);
@@ -38,26 +47,25 @@ Tensor<T> favor_bidirectional(const Tensor<T>& q, const Tensor<T>& k, const Tens
 // Causal, per-token prefix sums: S1_i = sum_{j<=i} K'_j^T V1_j; [num_i, den_i] = Q'_i S1_i.
 // Memory-efficient backward: saves q', k', v, den only; rebuilds S1_i in a forward sweep for dQ'
 // and accumulates R1_j = sum_{i>=j} Q'_i^T [dnum_i, dden_i] in a reverse sweep for dK', dV.
+// Derivation: docs/DERIVATIONS.md#favor-causal
+// Tests: test_favor_attention.cpp gradcheck and fused-vs-naive (as above), "favor causal: changing
+// later tokens leaves earlier outputs unchanged".
 template <class T>
 Tensor<T> favor_causal(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, const Mask* key_padding = nullptr);
 
 // Causal, chunked: blocks of `chunk` tokens; inside a block the masked Q'_b K'_b^T is exact
 // (GEMMs), across blocks the state S1 is carried. Same outputs as favor_causal; the backward is
 // chunked the same way and equally memory-efficient.
+// Derivation: docs/DERIVATIONS.md#favor-causal-chunked
+// Tests: test_favor_attention.cpp "favor causal: chunked equals per-token for every chunk size",
+// gradcheck and fused-vs-naive (as above).
 template <class T>
 Tensor<T> favor_causal_chunked(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
                                const Mask* key_padding = nullptr, std::size_t chunk = kFavorDefaultChunk);
 
-// Naive causal twin for tests: built from primitive ops (outer products + cumsum + division).
-// Stores all L prefix states (O(L M dv)): the thing the fused version beats. No mask.
-template <class T>
-Tensor<T> favor_causal_naive(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v);
-// Naive bidirectional twin from matmul and division.
-template <class T>
-Tensor<T> favor_bidirectional_naive(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v);
-
 // Recurrent (RNN-mode) causal attention for generation: the state S1 = [S, z] per slice.
 // Each step costs O(M dv) and gives the same output as favor_causal at that position.
+// Test: test_favor_attention.cpp "favor causal: recurrent steps equal the full causal output (float32)".
 template <class T>
 struct FavorCausalState {
   std::size_t slices = 0, features = 0, value_width = 0;  // N, M, dv

@@ -58,8 +58,7 @@ template <class T>
 Array<T> project(const T* x, const Array<T>& w, const Rows& r) {
   Array<T> u = empty_array<T>({r.n, r.m});
   if (r.n > 0)
-    gemm<T>(false, true, int(r.n), int(r.m), int(r.d), T(r.norm), x, int(r.d), w.data(), int(r.d), T(0),
-            u.data(), int(r.m));
+    gemm_set(mat(u.data(), r.n, r.m), mat(x, r.n, r.d), mat(w.data(), r.m, r.d).T(), T(r.norm));
   return u;
 }
 
@@ -130,8 +129,7 @@ template <class T>
 void add_projection_grad(T* dx, const T* x, const Array<T>& b, const Array<T>& w, const Rows& r,
                          const std::vector<T>* row_sums, T coef) {
   if (r.n == 0) return;
-  gemm<T>(false, false, int(r.n), int(r.d), int(r.m), T(r.norm), b.data(), int(r.m), w.data(), int(r.d), T(1),
-          dx, int(r.d));
+  gemm_acc(mat(dx, r.n, r.d), mat(b.data(), r.n, r.m), mat(w.data(), r.m, r.d), T(r.norm));
   if (row_sums)
     for (std::size_t i = 0; i < r.n; ++i) {
       const T k = coef * (*row_sums)[i];

@@ -16,6 +16,9 @@
 // too (c = u[j*] at the argmax, so dc/dx^ = W[j*] there), so each map's gradient is exact on its
 // own and gradcheck can test it alone with the stabiliser on. The extra term costs O(d) per row.
 // (Ties of the max are a measure-zero set; there c is only piecewise differentiable.)
+// Derivation: docs/DERIVATIONS.md#feature-maps
+// Tests: tests/layers/attention/test_feature_maps.cpp "feature maps: gradcheck with every
+// stabiliser", "feature maps: fused backward equals autodiff through primitives".
 #pragma once
 
 #include <functional>

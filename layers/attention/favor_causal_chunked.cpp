@@ -1,0 +1,142 @@
+// FAVOR+ causal, chunked: the per-token prefix sums of favor_causal.cpp regrouped into blocks of
+// C tokens, so the work is GEMMs: inside a block the masked Q'_b K'_b^T is exact, across blocks
+// the state S1 = [S, z] is carried. Same outputs as favor_causal, equally memory-efficient.
+// Derivation: docs/DERIVATIONS.md#favor-causal-chunked
+// Checked by tests/layers/attention/test_favor_attention.cpp: "favor causal: chunked equals
+// per-token for every chunk size", "favor attention: gradcheck, several shapes, with and without
+// padding" and "favor attention: fused backward equals autodiff through primitives".
+//
+// Block b holds rows t0 .. t0+n (n <= C); "_b" is that block's rows of a slice's matrix.
+#include <stdexcept>
+
+#include "layers/attention/favor_plan.hpp"
+
+namespace pf {
+using namespace favor;
+namespace {
+
+// Zero the strictly upper triangle (j > i) of a square view: tril(A).
+template <class T>
+void keep_lower_triangle(MatView<T> a) {
+  for (std::size_t i = 0; i < std::size_t(a.rows); ++i) std::fill(a.row(i) + i + 1, a.row(i) + a.cols, T(0));
+}
+
+// tril(X_b Y_b^T) [n, n] into the scratch a.
+template <class T>
+MatView<T> masked_scores(Array<T>& a, MatView<const T> x_b, MatView<const T> y_b) {
+  const MatView<T> view = mat(a.data(), std::size_t(x_b.rows), std::size_t(x_b.rows));
+  gemm_set(view, x_b, y_b.T());
+  keep_lower_triangle(view);
+  return view;
+}
+
+// Forward of one slice (one of N = B*H), shapes per slice:
+//   in:  Q' [L, M], K' [L, M], V1 = [V, 1] [L, dv+1]
+//   out: out [L, dv], den [L] (saved for backward, with Q', K', V)
+// Per block, with the carried state s1 = S1 [M, dv+1] (sum over earlier blocks of K'^T V1):
+//   O1_b = Q'_b S1 + tril(Q'_b K'_b^T) V1_b = [num_b, den_b];  S1 += K'_b^T V1_b.
+template <class T>
+void favor_chunked_forward(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in, T* out, T* den) {
+  Array<T> s1_store = filled_array<T>({p.features, p.dv1}, T(0));
+  Array<T> o1 = empty_array<T>({C, p.dv1});
+  Array<T> a = empty_array<T>({C, C});
+  const MatView<T> s1 = mat(s1_store.data(), p.features, p.dv1);
+  for (std::size_t t0 = 0; t0 < p.len; t0 += C) {
+    const std::size_t n = std::min(C, p.len - t0);
+    const auto q_b = in.q.row_block(t0, n), k_b = in.k.row_block(t0, n), v1_b = in.v1.row_block(t0, n);
+    const MatView<T> o1_b = mat(o1.data(), n, p.dv1);
+    gemm_set(o1_b, q_b, s1);
+    gemm_acc(o1_b, masked_scores(a, q_b, k_b), v1_b);
+    gemm_acc(s1, k_b.T(), v1_b);
+    finish_rows(o1.data(), n, p, out + t0 * p.dv, den + t0);
+  }
+}
+
+// Backward, forward sweep (the cross-block part of dQ'), rebuilding S1 in s1 [M, dv+1]:
+//   dQ'_b += dnum1_b S1^T;  S1 += K'_b^T V1_b
+template <class T>
+void favor_chunked_backward_dq(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in, MatView<const T> dnum1,
+                               MatView<T> s1, MatView<T> dq) {
+  std::fill(s1.data, s1.data + p.features * p.dv1, T(0));
+  for (std::size_t t0 = 0; t0 < p.len; t0 += C) {
+    const std::size_t n = std::min(C, p.len - t0);
+    gemm_acc(dq.row_block(t0, n), dnum1.row_block(t0, n), s1.T());
+    gemm_acc(s1, in.k.row_block(t0, n).T(), in.v1.row_block(t0, n));
+  }
+}
+
+// Backward, reverse sweep: intra-block parts of all three gradients, cross-block parts of dK' and
+// dV. R1 = [R, r] in r1 [M, dv+1] is the sum over later blocks of Q'^T dnum1;
+// P = tril(dnum1_b V1_b^T), A = tril(Q'_b K'_b^T) (both [n, n] scratch):
+//   dQ'_b += P K'_b;  dK'_b += P^T Q'_b + V1_b R1^T;  dV_b += A^T dnum_b + K'_b R;  R1 += Q'_b^T dnum1_b
+template <class T>
+void favor_chunked_backward_reverse(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in,
+                                    MatView<const T> dnum1, MatView<T> r1, const SliceGrads<T>& grads) {
+  Array<T> pm = empty_array<T>({C, C});
+  Array<T> a = empty_array<T>({C, C});
+  std::fill(r1.data, r1.data + p.features * p.dv1, T(0));
+  const auto r = r1.col_block(0, p.dv);
+  for (std::size_t b = (p.len + C - 1) / C; b-- > 0;) {
+    const std::size_t t0 = b * C, n = std::min(C, p.len - t0);
+    const auto q_b = in.q.row_block(t0, n), k_b = in.k.row_block(t0, n), v1_b = in.v1.row_block(t0, n);
+    const auto dnum1_b = dnum1.row_block(t0, n);
+    MatView<T> P;
+    if (grads.dq.data || grads.dk.data) P = masked_scores(pm, dnum1_b, v1_b);
+    if (grads.dq.data) gemm_acc(grads.dq.row_block(t0, n), P, k_b);
+    if (grads.dk.data) {
+      const auto dk_b = grads.dk.row_block(t0, n);
+      gemm_acc(dk_b, P.T(), q_b);
+      gemm_acc(dk_b, v1_b, r1.T());
+    }
+    if (grads.dv.data) {
+      const auto dv_b = grads.dv.row_block(t0, n);
+      gemm_acc(dv_b, masked_scores(a, q_b, k_b).T(), dnum1_b.col_block(0, p.dv));
+      gemm_acc(dv_b, k_b, r);
+    }
+    if (b > 0 && (grads.dk.data || grads.dv.data)) gemm_acc(r1, q_b.T(), dnum1_b);
+  }
+}
+
+// Backward of one slice: the two sweeps share one [M, dv+1] buffer (S1, then R1).
+template <class T>
+void favor_chunked_backward(const FavorPlan& p, std::size_t C, std::size_t s, const SliceInputs<T>& in,
+                            MatView<const T> dnum1, const SliceGrads<T>& grads) {
+  Array<T> state = empty_array<T>({p.features, p.dv1});
+  const MatView<T> s1_or_r1 = mat(state.data(), p.features, p.dv1);
+  if (grads.dq.data) favor_chunked_backward_dq(p, C, in, dnum1, s1_or_r1, grads.dq);
+  favor_chunked_backward_reverse(p, C, in, dnum1, s1_or_r1, grads);
+  zero_padded_rows(grads.dk, p.mask_row(s));
+}
+
+}  // namespace
+
+template <class T>
+Tensor<T> favor_causal_chunked(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, const Mask* key_padding,
+                               std::size_t chunk) {
+  const FavorPlan p = plan_favor("favor_causal_chunked", q.shape(), k.shape(), v.shape(), key_padding);
+  if (chunk == 0) throw std::invalid_argument("favor_causal_chunked: chunk must be positive");
+  const std::size_t C = std::min(chunk, std::max<std::size_t>(p.len, 1));
+  Array<T> out = empty_array<T>(p.out_shape);
+  Array<T> den = empty_array<T>({p.slices, p.len});
+  for_each_slice(p.slices, [&](std::size_t s) {
+    SliceInputs<T> in;
+    in.load(p, q, k, v, s);
+    favor_chunked_forward(p, C, in, out.data() + s * p.len * p.dv, den.data() + s * p.len);
+  });
+  if (!needs_grad<T>({&q, &k, &v})) return Tensor<T>(std::move(out));
+  auto nq = q.node(), nk = k.node(), nv = v.node();
+  return make_result<T>(std::move(out), "favor_causal_chunked", {q, k, v},
+                        [nq, nk, nv, p, C, den = std::move(den)](const Array<T>& g, const Array<T>& out) {
+    for_each_backward_slice(p, nq, nk, nv, g, out, den, [&](std::size_t s, const SliceInputs<T>& in,
+                                                            MatView<const T> dnum1, const SliceGrads<T>& grads) {
+      favor_chunked_backward(p, C, s, in, dnum1, grads);
+    });
+  });
+}
+
+template Tensor<float> favor_causal_chunked<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>&,
+                                                   const Mask*, std::size_t);
+template Tensor<double> favor_causal_chunked<double>(const Tensor<double>&, const Tensor<double>&,
+                                                     const Tensor<double>&, const Mask*, std::size_t);
+
+}  // namespace pf
