@@ -256,7 +256,6 @@ int run(Options o) {
     generator = std::make_unique<PerformerLM<float>>(o.model);
     model = generator.get();
   }
-  PerformerStack<float>& stack = classify ? classifier->stack() : generator->stack();
   AdamOptions adam;
   adam.lr = o.budget.lr;
   adam.weight_decay = o.weight_decay;
@@ -264,7 +263,6 @@ int run(Options o) {
   Rng data_rng(o.model.seed * 31 + 17);
   if (o.resume) {
     run = resume_run(o.checkpoint, *model, optimizer, data_rng);
-    stack.set_dropout_states(run.dropout_rngs);
   }
   if (auto dir = std::filesystem::path(o.checkpoint).parent_path(); !dir.empty()) std::filesystem::create_directories(dir);
   const std::string log_path =
@@ -317,7 +315,6 @@ int run(Options o) {
   }
   hooks.save = [&] {
     run.data_rng = data_rng.state();
-    run.dropout_rngs = stack.dropout_states();
     run.config_json = o.model.to_json();
     save_run(o.checkpoint, *model, optimizer, run,
              {{"pixels.task", o.task}, {"pixels.input", o.input}, {"pixels.patch", std::to_string(o.patch)},

@@ -106,7 +106,6 @@ int run(Options o) {
   Rng data_rng(o.model.seed * 31 + 17);
   if (o.resume) {
     run = resume_run(o.checkpoint, model, optimizer, data_rng);
-    model.stack().set_dropout_states(run.dropout_rngs);
   }
   const std::string log_path = !o.log.empty() ? o.log : std::filesystem::path(o.checkpoint).replace_extension(".jsonl").string();
   if (auto dir = std::filesystem::path(o.checkpoint).parent_path(); !dir.empty()) std::filesystem::create_directories(dir);
@@ -121,7 +120,6 @@ int run(Options o) {
 
   auto save = [&] {
     run.data_rng = data_rng.state();
-    run.dropout_rngs = model.stack().dropout_states();
     run.config_json = o.model.to_json();
     save_run(o.checkpoint, model, optimizer, run);
   };
