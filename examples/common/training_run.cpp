@@ -55,7 +55,7 @@ RunState parse_run(const Metadata& m, const std::string& path) {
 // Format 1 kept one generator state per Dropout module, in registration order, as
 // run.dropout_rngs = "w0,w1,w2,w3;w0,...", and no "<module>.rng_state" tensors. The states are
 // used, not ignored: added to the file as those tensors, an old run resumes drawing the masks its
-// uninterrupted run would have drawn (fresh generators would resume bit-exact in nothing else).
+// uninterrupted run would have drawn (fresh generators would draw other masks).
 template <class T>
 void add_legacy_dropout_buffers(SafetensorsFile& file, const Module<T>& model) {
   const auto entry = file.metadata.find(kLegacyDropout);
