@@ -130,9 +130,9 @@ PerformerConfig model_config(const std::string& impl, std::size_t length, const 
   c.heads = o.model_heads;
   c.ff_hidden = 4 * o.model_width;
   c.context = length;
-  c.attention = impl == "exact" ? "exact" : "favor-positive";
+  c.attention = impl == "exact" ? AttentionKernel::exact : AttentionKernel::favor_positive;
   c.features = o.model_features;
-  c.positions = "none";
+  c.positions = PositionKind::none;
   c.causal = impl == "favor_causal";
   c.seed = 3;
   c.validate();

@@ -1,8 +1,9 @@
 // Dropout as a module: active in training mode, the identity in eval mode.
 //
 // Owns its random generator (seeded at construction), so a model's dropout masks are
-// reproducible; rng_state()/set_rng_state() let a checkpoint save and restore it (e.g. as text
-// metadata with rng_state_to_string), so resumed training draws the same masks.
+// reproducible. The generator state is a buffer (named "rng_state": the four 64-bit words in
+// 16-bit pieces, as RandomProjection keeps its own), so the ordinary state dict saves and
+// restores it and resumed training draws the same masks.
 #pragma once
 
 #include <cstdint>
@@ -23,13 +24,16 @@ class Dropout : public Module<T> {
   Tensor<T> forward(const Tensor<T>& x);
   Tensor<T> operator()(const Tensor<T>& x) { return forward(x); }
 
+  static constexpr const char* kStateBuffer = "rng_state";  // the buffer's name
+
   double p() const { return p_; }
-  Rng::State rng_state() const { return rng_.state(); }
-  void set_rng_state(const Rng::State& state) { rng_.set_state(state); }
+  // The generator state, read from and written to the buffer.
+  Rng::State rng_state() const;
+  void set_rng_state(const Rng::State& state);
 
  private:
   double p_;
-  Rng rng_;
+  Tensor<T> rng_state_;  // buffer [16]
 };
 
 }  // namespace pf

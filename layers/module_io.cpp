@@ -46,7 +46,12 @@ void save_checkpoint(const std::string& path, const Module<T>& module, const Opt
 
 template <class T>
 Metadata load_checkpoint(const std::string& path, Module<T>& module, Optimizer<T>& optimizer) {
-  const SafetensorsFile file = load_safetensors(path);
+  return load_checkpoint(load_safetensors(path), module, optimizer);
+}
+
+template <class T>
+Metadata load_checkpoint(const SafetensorsFile& file, Module<T>& module, Optimizer<T>& optimizer) {
+  const std::string& path = file.path;
   const std::string prefix = optimizer.kind() + ".";
   OptimizerState<T> opt;
   NamedArrays<T> model;
@@ -74,7 +79,8 @@ Metadata load_checkpoint(const std::string& path, Module<T>& module, Optimizer<T
   template Metadata load_module<T>(Module<T>&, const std::string&);                                 \
   template void save_checkpoint<T>(const std::string&, const Module<T>&, const Optimizer<T>&,       \
                                    const Metadata&);                                                \
-  template Metadata load_checkpoint<T>(const std::string&, Module<T>&, Optimizer<T>&);
+  template Metadata load_checkpoint<T>(const std::string&, Module<T>&, Optimizer<T>&);              \
+  template Metadata load_checkpoint<T>(const SafetensorsFile&, Module<T>&, Optimizer<T>&);
 PF_INSTANTIATE(float)
 PF_INSTANTIATE(double)
 #undef PF_INSTANTIATE

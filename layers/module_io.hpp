@@ -37,5 +37,8 @@ void save_checkpoint(const std::string& path, const Module<T>& module, const Opt
 // Returns the file's metadata (including the optimizer's entries).
 template <class T>
 Metadata load_checkpoint(const std::string& path, Module<T>& module, Optimizer<T>& optimizer);
+// The same from a file already read (e.g. one given the tensors an older format lacked).
+template <class T>
+Metadata load_checkpoint(const SafetensorsFile& file, Module<T>& module, Optimizer<T>& optimizer);
 
 }  // namespace pf

@@ -8,12 +8,12 @@ MultiHeadAttentionConfig attention_config(const PerformerConfig& c, std::size_t 
   MultiHeadAttentionConfig a;
   a.model_width = c.width;
   a.heads = c.heads;
-  a.kernel = parse_attention_kernel(c.attention);
+  a.kernel = c.attention;
   a.features = c.features;
   a.projection = c.orthogonal ? ProjectionKind::orthogonal : ProjectionKind::iid;
   a.redraw_interval = c.redraw_interval;
   a.causal = c.causal;
-  a.rotary = c.positions == "rotary";
+  a.rotary = c.positions == PositionKind::rotary;
   // Each layer draws its own features, reproducibly from the model seed.
   a.projection_seed = c.seed * 1000003ULL + layer_index + 1;
   return a;

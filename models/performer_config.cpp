@@ -7,22 +7,27 @@
 
 namespace pf {
 
+const NameTable<AttentionKernel>& config_attention_kernels() {
+  static const NameTable<AttentionKernel> table = [] {
+    NameTable<AttentionKernel> t;
+    for (const Named<AttentionKernel>& entry : name_table(AttentionKernel{}))
+      if (entry.value != AttentionKernel::favor_custom) t.push_back(entry);
+    return t;
+  }();
+  return table;
+}
+
 void PerformerConfig::validate() const {
   auto fail = [](const std::string& why) { return std::invalid_argument("PerformerConfig: " + why); };
   if (vocab == 0 || width == 0 || depth == 0 || heads == 0 || ff_hidden == 0 || context == 0)
     throw fail(fmt::format("vocab, width, depth, heads, ff_hidden and context must be positive (got {}, {}, {}, {}, {}, {})",
                            vocab, width, depth, heads, ff_hidden, context));
   if (width % heads != 0) throw fail(fmt::format("width {} is not divisible by heads {}", width, heads));
-  const bool known_attention = attention == "exact" || attention == "favor-positive" ||
-                               attention == "favor-hyperbolic" || attention == "favor-trig" ||
-                               attention == "favor-relu";
-  if (!known_attention)
-    throw fail(fmt::format("unknown attention '{}' (exact, favor-positive, favor-hyperbolic, favor-trig, favor-relu)",
-                           attention));
-  if (attention != "exact" && features == 0) throw fail("features must be positive for FAVOR attention");
-  if (positions != "learned" && positions != "sinusoidal" && positions != "rotary" && positions != "none")
-    throw fail(fmt::format("unknown positions '{}' (learned, sinusoidal, rotary, none)", positions));
-  if (positions == "rotary" && head_width() % 2 != 0)
+  if (attention == AttentionKernel::favor_custom)
+    throw fail(fmt::format("attention '{}' needs a feature function in code, which a config cannot hold (valid: {})",
+                           attention, joined_names(config_attention_kernels())));
+  if (attention != AttentionKernel::exact && features == 0) throw fail("features must be positive for FAVOR attention");
+  if (positions == PositionKind::rotary && head_width() % 2 != 0)
     throw fail(fmt::format("rotary positions need an even head width, got {}", head_width()));
   if (!(dropout >= 0 && dropout < 1)) throw fail(fmt::format("dropout must be in [0, 1), got {}", dropout));
 }
@@ -31,9 +36,9 @@ std::string PerformerConfig::to_json() const {
   nlohmann::json j = {{"vocab", vocab},         {"width", width},
                       {"depth", depth},         {"heads", heads},
                       {"ff_hidden", ff_hidden}, {"context", context},
-                      {"attention", attention}, {"features", features},
+                      {"attention", name_of(attention)}, {"features", features},
                       {"orthogonal", orthogonal}, {"redraw_interval", redraw_interval},
-                      {"positions", positions}, {"dropout", dropout},
+                      {"positions", name_of(positions)}, {"dropout", dropout},
                       {"tie_embeddings", tie_embeddings}, {"causal", causal},
                       {"seed", seed}};
   return j.dump();
@@ -58,18 +63,20 @@ PerformerConfig PerformerConfig::from_json(const std::string& text) {
       else if (key == "heads") c.heads = v.get<std::size_t>();
       else if (key == "ff_hidden") c.ff_hidden = v.get<std::size_t>();
       else if (key == "context") c.context = v.get<std::size_t>();
-      else if (key == "attention") c.attention = v.get<std::string>();
+      else if (key == "attention") c.attention = parse_name(config_attention_kernels(), v.get<std::string>(), "attention");
       else if (key == "features") c.features = v.get<std::size_t>();
       else if (key == "orthogonal") c.orthogonal = v.get<bool>();
       else if (key == "redraw_interval") c.redraw_interval = v.get<std::size_t>();
-      else if (key == "positions") c.positions = v.get<std::string>();
+      else if (key == "positions") c.positions = parse_name(name_table(PositionKind{}), v.get<std::string>(), "positions");
       else if (key == "dropout") c.dropout = v.get<double>();
       else if (key == "tie_embeddings") c.tie_embeddings = v.get<bool>();
       else if (key == "causal") c.causal = v.get<bool>();
       else if (key == "seed") c.seed = v.get<std::uint64_t>();
-      else throw std::invalid_argument(fmt::format("PerformerConfig: unknown field '{}'", key));
+      else throw std::invalid_argument(fmt::format("unknown field '{}'", key));
     } catch (const nlohmann::json::exception& e) {
       throw std::invalid_argument(fmt::format("PerformerConfig: field '{}' has a bad value {} ({})", key, v.dump(), e.what()));
+    } catch (const std::invalid_argument& e) {  // an unknown field or name
+      throw std::invalid_argument(fmt::format("PerformerConfig: {}", e.what()));
     }
   }
   c.validate();

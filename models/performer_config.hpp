@@ -6,7 +6,14 @@
 #include <cstdint>
 #include <string>
 
+#include "layers/attention/multihead_attention.hpp"
+#include "layers/attention/position_encoding.hpp"
+
 namespace pf {
+
+// The attention kernels a config can name: every kernel of name_table(AttentionKernel) but
+// favor-custom, whose feature function is code that a config (and a checkpoint's JSON) cannot hold.
+const NameTable<AttentionKernel>& config_attention_kernels();
 
 struct PerformerConfig {
   std::size_t vocab = 256;       // V (bytes for text)
@@ -15,13 +22,11 @@ struct PerformerConfig {
   std::size_t heads = 4;         // H; d = D / H
   std::size_t ff_hidden = 512;   // feed-forward hidden width
   std::size_t context = 256;     // longest sequence (learned positions need it)
-  // Attention kernel: "exact", "favor-positive", "favor-hyperbolic", "favor-trig", "favor-relu".
-  std::string attention = "favor-positive";
+  AttentionKernel attention = AttentionKernel::favor_positive;  // one of config_attention_kernels()
   std::size_t features = 64;     // m random features per head (FAVOR kernels)
   bool orthogonal = true;        // orthogonal (true) or iid random features
   std::size_t redraw_interval = 0;  // redraw features every N training steps (0 = never)
-  // Positions: "learned", "sinusoidal", "rotary" or "none".
-  std::string positions = "learned";
+  PositionKind positions = PositionKind::learned;
   double dropout = 0.0;
   bool tie_embeddings = true;    // output head shares the token embedding
   bool causal = true;            // decoder (LM) or encoder
@@ -29,8 +34,10 @@ struct PerformerConfig {
 
   // Throws std::invalid_argument naming the field and value if the combination is unusable.
   void validate() const;
+  // Kernel and positions are written by name (the name tables), so checkpoints stay readable.
   std::string to_json() const;
-  // Missing fields keep their defaults; unknown fields and bad values throw naming them.
+  // Missing fields keep their defaults; unknown fields and bad values throw naming them (an
+  // unknown kernel or position name with the list of valid names).
   static PerformerConfig from_json(const std::string& json);
   std::size_t head_width() const { return width / heads; }
 };

@@ -35,14 +35,14 @@ Tensor<T> PerformerLM<T>::loss(const Indices& ids, const Indices& targets, std::
 
 template <class T>
 bool PerformerLM<T>::supports_recurrent_generation() const {
-  return config().causal && config().attention != "exact";
+  return config().causal && config().attention != AttentionKernel::exact;
 }
 
 template <class T>
 Tensor<T> PerformerLM<T>::step(const Indices& tokens, State& state) const {
   if (!supports_recurrent_generation())
     throw std::invalid_argument("PerformerLM::step: recurrent generation needs a causal model with a FAVOR kernel (attention '" +
-                                config().attention + "', causal " + (config().causal ? "true" : "false") + ")");
+                                attention_kernel_name(config().attention) + "', causal " + (config().causal ? "true" : "false") + ")");
   NoGradGuard no_grad;
   return head(stack_->step(tokens, state));
 }

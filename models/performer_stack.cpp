@@ -22,7 +22,7 @@ PerformerStack<T>::PerformerStack(const PerformerConfig& config, Rng& rng, std::
   } else {
     feature_embedding_ = this->register_module("feature_embedding", std::make_shared<Linear<T>>(input_features, config_.width, rng));
   }
-  if (config_.positions == "learned")
+  if (config_.positions == PositionKind::learned)
     learned_positions_ = this->register_module("positions", std::make_shared<LearnedPositionEmbedding<T>>(config_.context, config_.width, rng));
   blocks_ = this->register_module("blocks", std::make_shared<ModuleList<T, PerformerBlock<T>>>());
   for (std::size_t i = 0; i < config_.depth; ++i) blocks_->push_back(std::make_shared<PerformerBlock<T>>(config_, i, rng));
@@ -37,7 +37,7 @@ Tensor<T> PerformerStack<T>::token_table() const {
 template <class T>
 Tensor<T> PerformerStack<T>::add_positions(const Tensor<T>& x, std::size_t offset) const {
   if (learned_positions_) return learned_positions_->forward(x, offset);
-  if (config_.positions == "sinusoidal") return add_sinusoidal_encoding(x, offset);
+  if (config_.positions == PositionKind::sinusoidal) return add_sinusoidal_encoding(x, offset);
   return x;  // rotary acts inside attention; "none" adds nothing
 }
 
@@ -110,27 +110,6 @@ Tensor<T> PerformerStack<T>::step(const Indices& tokens, State& state) const {
   for (std::size_t i = 0; i < blocks_->size(); ++i) h = blocks_->at(i).step(h, state.blocks[i]);
   ++state.position;
   return final_norm_->forward(h);
-}
-
-template <class T>
-std::vector<Rng::State> PerformerStack<T>::dropout_states() {
-  std::vector<Rng::State> states;
-  for (std::size_t i = 0; i < blocks_->size(); ++i) {
-    states.push_back(blocks_->at(i).attention_dropout().rng_state());
-    states.push_back(blocks_->at(i).feed_forward_dropout().rng_state());
-  }
-  return states;
-}
-
-template <class T>
-void PerformerStack<T>::set_dropout_states(const std::vector<Rng::State>& states) {
-  if (states.size() != 2 * blocks_->size())
-    throw std::invalid_argument(fmt::format("PerformerStack: {} dropout states given, the model has {}", states.size(),
-                                            2 * blocks_->size()));
-  for (std::size_t i = 0; i < blocks_->size(); ++i) {
-    blocks_->at(i).attention_dropout().set_rng_state(states[2 * i]);
-    blocks_->at(i).feed_forward_dropout().set_rng_state(states[2 * i + 1]);
-  }
 }
 
 template class PerformerStack<float>;

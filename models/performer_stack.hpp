@@ -44,9 +44,6 @@ class PerformerStack : public Module<T> {
   Tensor<T> token_table() const;
   std::size_t depth() const { return blocks_->size(); }
   PerformerBlock<T>& block(std::size_t i) { return blocks_->at(i); }
-  // Dropout generator states of every block, in order (checkpoints restore them).
-  std::vector<Rng::State> dropout_states();
-  void set_dropout_states(const std::vector<Rng::State>& states);
 
  private:
   Tensor<T> embed_tokens(const Indices& ids, std::size_t offset) const;

@@ -187,7 +187,7 @@ void run_case(const Case& c, std::size_t len, const Options& o) {
 
 void run_lm(const Options& o) {
   PerformerConfig config;  // the defaults of examples/train_text: 4 layers, width 128, 4 heads, m = 64
-  config.attention = "favor-positive";
+  config.attention = AttentionKernel::favor_positive;
   const std::size_t B = 16, L = config.context;
   const double lr = 2e-3, weight_decay = 0.01, clip = 1.0;
   PerformerLM<float> model(config);

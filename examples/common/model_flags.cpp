@@ -1,10 +1,29 @@
 #include "model_flags.hpp"
 
+#include <stdexcept>
+
 namespace pf::examples {
+namespace {
+
+// A flag that takes one name of `table`: the help lists the names, an unknown one is a flag error
+// that lists them too.
+template <class E>
+CLI::Option* add_choice(CLI::App& app, const std::string& flag, E& target, const NameTable<E>& table,
+                        const std::string& what) {
+  auto parse = [&target, &table, flag, what](const std::string& name) {
+    try {
+      target = parse_name(table, name, what);
+    } catch (const std::invalid_argument& e) {
+      throw CLI::ValidationError(flag + ": " + e.what());
+    }
+  };
+  return app.add_option_function<std::string>(flag, parse, joined_names(table, " | "))->default_str(name_of(target));
+}
+
+}  // namespace
 
 void add_model_flags(CLI::App& app, PerformerConfig& config, bool& iid) {
-  app.add_option("--attention", config.attention, "exact | favor-positive | favor-hyperbolic | favor-trig | favor-relu")
-      ->capture_default_str();
+  add_choice(app, "--attention", config.attention, config_attention_kernels(), "attention");
   app.add_option("--features", config.features, "random features m per head (FAVOR)")->capture_default_str();
   app.add_flag("--iid", iid, "iid instead of orthogonal random features");
   app.add_option("--redraw", config.redraw_interval, "redraw random features every N steps (0: never)")->capture_default_str();
@@ -12,7 +31,7 @@ void add_model_flags(CLI::App& app, PerformerConfig& config, bool& iid) {
   app.add_option("--depth", config.depth, "number of blocks")->capture_default_str();
   app.add_option("--heads", config.heads, "attention heads")->capture_default_str();
   app.add_option("--ff", config.ff_hidden, "feed-forward hidden width")->capture_default_str();
-  app.add_option("--positions", config.positions, "learned | sinusoidal | rotary | none")->capture_default_str();
+  add_choice(app, "--positions", config.positions, name_table(PositionKind{}), "positions");
   app.add_option("--dropout", config.dropout, "dropout probability")->capture_default_str();
   app.add_option("--seed", config.seed, "seed for initialisation, features and data order")->capture_default_str();
 }

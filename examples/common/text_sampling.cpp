@@ -73,7 +73,7 @@ SamplingResult generate_text(PerformerLM<float>& model, const std::string& promp
   std::vector<std::size_t> history;
   for (unsigned char c : prompt) history.push_back(c);
   const std::size_t context = config.context;
-  const bool bounded_positions = config.positions == "learned";
+  const bool bounded_positions = config.positions == PositionKind::learned;
 
   if (result.recurrent) {
     PerformerLM<float>::State state;

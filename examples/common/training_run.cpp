@@ -7,25 +7,26 @@
 
 #include <fmt/format.h>
 
+#include "layers/attention/random_projection.hpp"  // encode_rng_state
+#include "layers/dropout.hpp"
 #include "layers/module_io.hpp"
 #include "progress.hpp"
 
 namespace pf::examples {
 namespace {
 
+// The marker's value is the format: 1 up to commit 07f5aac (dropout generators in the metadata
+// entry run.dropout_rngs), 2 since (dropout generators are module buffers).
 const char* kMarker = "performer.run";
+const char* kLegacyDropout = "run.dropout_rngs";
 
 Metadata run_metadata(const RunState& run) {
-  std::string dropout;
-  for (std::size_t i = 0; i < run.dropout_rngs.size(); ++i)
-    dropout += (i ? ";" : "") + rng_state_to_string(run.dropout_rngs[i]);
-  return {{kMarker, "1"},
+  return {{kMarker, "2"},
           {"run.step", std::to_string(run.step)},
           {"run.total_steps", std::to_string(run.total_steps)},
           {"run.tokens_seen", fmt::format("{:.17g}", run.tokens_seen)},
           {"run.elapsed_seconds", fmt::format("{:.17g}", run.elapsed_seconds)},
           {"run.data_rng", rng_state_to_string(run.data_rng)},
-          {"run.dropout_rngs", dropout},
           {"config", run.config_json}};
 }
 
@@ -44,13 +45,46 @@ RunState parse_run(const Metadata& m, const std::string& path) {
     run.tokens_seen = std::stod(get("run.tokens_seen"));
     run.elapsed_seconds = std::stod(get("run.elapsed_seconds"));
     run.data_rng = rng_state_from_string(get("run.data_rng"));
-    std::stringstream dropout(get("run.dropout_rngs"));
-    for (std::string item; std::getline(dropout, item, ';');) run.dropout_rngs.push_back(rng_state_from_string(item));
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("checkpoint '{}': bad run metadata: {}", path, e.what()));
   }
   run.config_json = get("config");
   return run;
+}
+
+// Format 1 kept one generator state per Dropout module, in registration order, as
+// run.dropout_rngs = "w0,w1,w2,w3;w0,...", and no "<module>.rng_state" tensors. The states are
+// used, not ignored: added to the file as those tensors, an old run resumes drawing the masks its
+// uninterrupted run would have drawn (fresh generators would draw other masks).
+template <class T>
+void add_legacy_dropout_buffers(SafetensorsFile& file, const Module<T>& model) {
+  const auto entry = file.metadata.find(kLegacyDropout);
+  if (entry == file.metadata.end()) return;
+  const std::string suffix = std::string(".") + Dropout<T>::kStateBuffer;
+  std::vector<std::string> missing;
+  for (const auto& [name, buffer] : model.named_buffers())
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        !file.find(name))
+      missing.push_back(name);
+  std::vector<Rng::State> states;
+  try {
+    std::stringstream list(entry->second);
+    for (std::string item; std::getline(list, item, ';');) states.push_back(rng_state_from_string(item));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("checkpoint '{}': bad run metadata {}: {}", file.path, kLegacyDropout, e.what()));
+  }
+  if (states.size() != missing.size())
+    throw std::runtime_error(fmt::format("checkpoint '{}': {} holds {} dropout states, the model has {} dropout "
+                                         "buffers the file lacks",
+                                         file.path, kLegacyDropout, states.size(), missing.size()));
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    LoadedTensor t;
+    t.name = missing[i];
+    t.dtype = Dtype::f64;
+    t.shape = {16};
+    t.f64 = encode_rng_state<double>(states[i]);
+    file.tensors.push_back(std::move(t));
+  }
 }
 
 }  // namespace
@@ -65,8 +99,10 @@ void save_run(const std::string& path, const Module<T>& model, const Optimizer<T
 
 template <class T>
 RunState load_run(const std::string& path, Module<T>& model, Optimizer<T>& optimizer) {
-  const RunState run = peek_run(path);
-  load_checkpoint(path, model, optimizer);
+  SafetensorsFile file = load_safetensors(path);
+  const RunState run = parse_run(file.metadata, path);
+  add_legacy_dropout_buffers(file, model);
+  load_checkpoint(file, model, optimizer);
   return run;
 }
 

@@ -1,12 +1,13 @@
 // What a resumable training run saves beside the weights and optimizer state: progress counters
-// and every random generator, as checkpoint metadata. With these restored, a resumed run takes
+// and the data generator, as checkpoint metadata (the model's own generators, for dropout masks
+// and feature redraws, are buffers in its state). With these restored, a resumed run takes
 // exactly the steps (same batches, same dropout masks, same feature redraws) an uninterrupted
-// run would have taken.
+// run would have taken. Run checkpoints of the first format (up to commit 07f5aac, with the
+// dropout generators in metadata) still load.
 #pragma once
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "engine/optim/optimizers.hpp"
 #include "engine/core/random.hpp"
@@ -21,7 +22,6 @@ struct RunState {
   double tokens_seen = 0;
   double elapsed_seconds = 0;    // training time so far (excluding evaluation)
   Rng::State data_rng{};
-  std::vector<Rng::State> dropout_rngs;
   std::string config_json;       // the model's configuration
 };
 
@@ -44,7 +44,7 @@ RunState peek_run(const std::string& path);
 RunState peek_run_to_resume(const std::string& path);
 
 // --resume, second half: weights, optimizer state and the data generator restored, and a line
-// saying where the run resumes. The caller restores run.dropout_rngs into its model's stack.
+// saying where the run resumes.
 template <class T>
 RunState resume_run(const std::string& path, Module<T>& model, Optimizer<T>& optimizer, Rng& data_rng);
 

@@ -11,26 +11,14 @@
 
 namespace pf {
 
-std::string attention_kernel_name(AttentionKernel kernel) {
-  switch (kernel) {
-    case AttentionKernel::exact: return "exact";
-    case AttentionKernel::favor_positive: return "favor-positive";
-    case AttentionKernel::favor_hyperbolic: return "favor-hyperbolic";
-    case AttentionKernel::favor_trig: return "favor-trig";
-    case AttentionKernel::favor_relu: return "favor-relu";
-    default: return "favor-custom";
-  }
-}
-
-AttentionKernel parse_attention_kernel(const std::string& name) {
-  for (AttentionKernel k : {AttentionKernel::exact, AttentionKernel::favor_positive, AttentionKernel::favor_hyperbolic,
-                            AttentionKernel::favor_trig, AttentionKernel::favor_relu, AttentionKernel::favor_custom})
-    if (attention_kernel_name(k) == name) return k;
-  if (name == "favor" || name == "performer") return AttentionKernel::favor_positive;
-  throw std::invalid_argument(fmt::format(
-      "attention kernel \"{}\" is unknown (use exact, favor-positive, favor-hyperbolic, favor-trig, favor-relu, "
-      "favor-custom)",
-      name));
+const NameTable<AttentionKernel>& name_table(AttentionKernel) {
+  static const NameTable<AttentionKernel> table = {{AttentionKernel::exact, "exact"},
+                                                   {AttentionKernel::favor_positive, "favor-positive"},
+                                                   {AttentionKernel::favor_hyperbolic, "favor-hyperbolic"},
+                                                   {AttentionKernel::favor_trig, "favor-trig"},
+                                                   {AttentionKernel::favor_relu, "favor-relu"},
+                                                   {AttentionKernel::favor_custom, "favor-custom"}};
+  return table;
 }
 
 template <class T>

@@ -29,15 +29,21 @@
 #include "layers/attention/feature_maps.hpp"
 #include "layers/linear.hpp"
 #include "layers/module.hpp"
+#include "layers/name_table.hpp"
 #include "layers/attention/random_projection.hpp"
 
 namespace pf {
 
 enum class AttentionKernel { exact, favor_positive, favor_hyperbolic, favor_trig, favor_relu, favor_custom };
 
-// "exact", "favor-positive", "favor-hyperbolic", "favor-trig", "favor-relu", "favor-custom".
-std::string attention_kernel_name(AttentionKernel kernel);
-AttentionKernel parse_attention_kernel(const std::string& name);
+// The names: "exact", "favor-positive", "favor-hyperbolic", "favor-trig", "favor-relu",
+// "favor-custom" (see layers/name_table.hpp).
+const NameTable<AttentionKernel>& name_table(AttentionKernel);
+inline std::string attention_kernel_name(AttentionKernel kernel) { return name_of(kernel); }
+// Throws std::invalid_argument naming `name` and listing the valid names.
+inline AttentionKernel parse_attention_kernel(const std::string& name) {
+  return parse_name(name_table(AttentionKernel{}), name, "attention kernel");
+}
 
 struct MultiHeadAttentionConfig {
   std::size_t model_width = 0;  // D

@@ -11,6 +11,14 @@
 
 namespace pf {
 
+const NameTable<PositionKind>& name_table(PositionKind) {
+  static const NameTable<PositionKind> table = {{PositionKind::learned, "learned"},
+                                                {PositionKind::sinusoidal, "sinusoidal"},
+                                                {PositionKind::rotary, "rotary"},
+                                                {PositionKind::none, "none"}};
+  return table;
+}
+
 template <class T>
 Array<T> sinusoidal_encoding(std::size_t len, std::size_t width, std::size_t offset) {
   Array<T> e = empty_array<T>({len, width});

@@ -10,8 +10,15 @@
 
 #include "engine/core/random.hpp"
 #include "layers/module.hpp"
+#include "layers/name_table.hpp"
 
 namespace pf {
+
+// How a model knows token positions: a learned table or sinusoids added to the embedding,
+// rotary inside attention, or none.
+enum class PositionKind { learned, sinusoidal, rotary, none };
+// The names: "learned", "sinusoidal", "rotary", "none" (see layers/name_table.hpp).
+const NameTable<PositionKind>& name_table(PositionKind);
 
 // E [L, D] (rows offset .. offset + L - 1).
 template <class T>

@@ -47,7 +47,7 @@ TEST_CASE("pixel classifier: a tiny Performer encoder learns synthetic images", 
   config.ff_hidden = 32;
   config.features = 16;
   config.context = 16;  // 2x2 patches of 8x8 images
-  config.attention = "favor-positive";
+  config.attention = AttentionKernel::favor_positive;
   PerformerClassifier<float> model(config, 4, Pooling::mean, 4);
   AdamOptions adam;
   adam.lr = 1e-2;

@@ -39,6 +39,21 @@ TEST_CASE("Dropout layer: the generator state replays the same mask", "[layers][
   CHECK(same_values(b(x).value(), second.value()));
 }
 
+TEST_CASE("Dropout layer: the generator state is a buffer, so the state dict restores the masks", "[layers][dropout]") {
+  Dropout<float> a(0.5, 11), b(0.5, 99);
+  REQUIRE(a.named_buffers().size() == 1);
+  CHECK(a.named_buffers()[0].first == Dropout<float>::kStateBuffer);
+  auto x = Tensor<float>::ones({64});
+  a(x);  // move past the seed's state
+  NamedArrays<float> saved;
+  for (const auto& [name, tensor] : a.named_state()) saved.emplace_back(name, tensor.value());
+  const Array<float> next_1 = a(x).value(), next_2 = a(x).value();
+  CHECK_FALSE(same_values(b(x).value(), next_1));  // another seed, another mask
+  b.load_state(saved);
+  CHECK(same_values(b(x).value(), next_1));
+  CHECK(same_values(b(x).value(), next_2));
+}
+
 TEST_CASE("Dropout layer: gradcheck with a fixed mask", "[layers][dropout][gradcheck]") {
   Dropout<double> drop(0.3, 5);
   const Rng::State start = drop.rng_state();

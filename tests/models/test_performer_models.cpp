@@ -22,9 +22,9 @@ PerformerConfig tiny_config(const std::string& attention, bool causal, const std
   c.heads = 2;
   c.ff_hidden = 12;
   c.context = 6;
-  c.attention = attention;
+  c.attention = parse_attention_kernel(attention);
   c.features = 8;
-  c.positions = positions;
+  c.positions = parse_name(name_table(PositionKind{}), positions, "positions");
   c.causal = causal;
   c.seed = 3;
   return c;
@@ -68,7 +68,8 @@ TEST_CASE("PerformerConfig: JSON round trip and named errors", "[models][config]
   c.redraw_interval = 100;
   const PerformerConfig back = PerformerConfig::from_json(c.to_json());
   CHECK(back.to_json() == c.to_json());
-  CHECK(back.attention == "favor-relu");
+  CHECK(back.attention == AttentionKernel::favor_relu);
+  CHECK(back.positions == PositionKind::rotary);
   CHECK(back.redraw_interval == 100);
   REQUIRE_THROWS_WITH(PerformerConfig::from_json(R"({"width": 10, "heads": 4})"), Catch::Contains("width 10") && Catch::Contains("heads 4"));
   REQUIRE_THROWS_WITH(PerformerConfig::from_json(R"({"attention": "magic"})"), Catch::Contains("magic"));
