@@ -267,11 +267,7 @@ int run(Options o) {
 
 int main(int argc, char** argv) {
   Options o;
-  o.model.width = 64;
-  o.model.depth = 2;
-  o.model.heads = 4;
-  o.model.ff_hidden = 256;
-  o.model.features = 32;
+  o.model = sized_config(/*width*/ 64, /*depth*/ 2, /*heads*/ 4, /*ff*/ 256, /*m*/ 32);
   o.session.budget.lr = 2e-3;
   o.session.budget.min_lr = 1e-4;
   o.session.budget.warmup = 100;

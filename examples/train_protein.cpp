@@ -206,11 +206,7 @@ int run(Options o) {
 
 int main(int argc, char** argv) {
   Options o;
-  o.model.width = 128;
-  o.model.depth = 2;
-  o.model.heads = 4;
-  o.model.ff_hidden = 256;
-  o.model.features = 64;
+  o.model = sized_config(/*width*/ 128, /*depth*/ 2, /*heads*/ 4, /*ff*/ 256, /*m*/ 64);
   o.session.budget.minutes = 5;
   o.session.budget.lr = 1e-3;
   o.session.budget.min_lr = 1e-4;

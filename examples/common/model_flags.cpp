@@ -36,4 +36,15 @@ void add_model_flags(CLI::App& app, PerformerConfig& config, bool& iid) {
   app.add_option("--seed", config.seed, "seed for initialisation, features and data order")->capture_default_str();
 }
 
+PerformerConfig sized_config(std::size_t width, std::size_t depth, std::size_t heads, std::size_t ff_hidden,
+                             std::size_t features) {
+  PerformerConfig c;
+  c.width = width;
+  c.depth = depth;
+  c.heads = heads;
+  c.ff_hidden = ff_hidden;
+  c.features = features;
+  return c;
+}
+
 }  // namespace pf::examples

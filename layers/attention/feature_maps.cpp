@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -125,6 +126,27 @@ void add_stabiliser_grad(T* dx, const Array<T>& w, const Rows& r, const Stabilis
 }
 
 // dx += d^{-1/4} B W (one GEMM) + coef * x_n * row_sums_n, with coef = +-d^{-1/2}.
+// For maps of two halves phi = [phi1, phi2] (width 2m): f(g1, g2, phi1, phi2) of each entry j
+// gives (b_ij, its term of row_sums_i); b [n, m] then goes back through W, row_sums through x.
+template <class T, class F>
+void paired_half_grads(const Array<T>& g, const Array<T>& phi, const Rows& r, Array<T>& b, std::vector<T>& row_sums,
+                       F f) {
+  const std::size_t width = 2 * r.m;
+  b = empty_array<T>({r.n, r.m});
+  row_sums.assign(r.n, T(0));
+  for (std::size_t i = 0; i < r.n; ++i) {
+    const T* gi = g.data() + i * width;
+    const T* pi = phi.data() + i * width;
+    T acc = 0;
+    for (std::size_t j = 0; j < r.m; ++j) {
+      const auto [bij, term] = f(gi[j], gi[r.m + j], pi[j], pi[r.m + j]);
+      b.data()[i * r.m + j] = bij;
+      acc += term;
+    }
+    row_sums[i] = acc;
+  }
+}
+
 template <class T>
 void add_projection_grad(T* dx, const T* x, const Array<T>& b, const Array<T>& w, const Rows& r,
                          const std::vector<T>* row_sums, T coef) {
@@ -150,6 +172,27 @@ Shape with_last(Shape s, std::size_t last) {
   return s;
 }
 
+// What both exponential maps compute first: the rows, u = x^ W^T, s = |x^|^2 / 2, and the
+// stabilisers c (with where their max sits, for backward); `symmetric`: c = max |u| (hyperbolic).
+template <class T>
+struct ExpMapInputs {
+  Rows r;
+  Array<T> u;
+  std::vector<T> s, c;
+  StabiliserArgmax arg;
+};
+
+template <class T>
+ExpMapInputs<T> exp_map_inputs(const char* op, const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser,
+                               bool symmetric) {
+  ExpMapInputs<T> in;
+  in.r = check_rows(op, x.shape(), w.shape());
+  in.u = project(x.data(), w.value(), in.r);
+  in.s = half_sq_norms(x.data(), in.r);
+  in.c = stabilisers(in.u, in.r, stabiliser, symmetric, in.arg);
+  return in;
+}
+
 }  // namespace
 
 // phi = r (e + eps), e = exp(u - s - c), r = m^{-1/2}.
@@ -157,11 +200,8 @@ Shape with_last(Shape s, std::size_t last) {
 //   dx = d^{-1/4} (a W - x^ a_n - a_n W[j*] (row) or sum(a) W[j*] (slice)).
 template <class T>
 Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser, double eps) {
-  const Rows r = check_rows("positive_features", x.shape(), w.shape());
-  Array<T> u = project(x.data(), w.value(), r);
-  const std::vector<T> s = half_sq_norms(x.data(), r);
-  StabiliserArgmax arg;
-  const std::vector<T> c = stabilisers(u, r, stabiliser, false, arg);
+  const ExpMapInputs<T> in = exp_map_inputs("positive_features", x, w, stabiliser, false);
+  const auto& [r, u, s, c, arg] = in;
   const T scale = T(1 / std::sqrt(double(r.m))), teps = T(eps);
   Array<T> phi = empty_array<T>(with_last(x.shape(), r.m));
   for (std::size_t i = 0; i < r.n; ++i) {
@@ -174,7 +214,7 @@ Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser s
   auto nx = x.node();
   Array<T> wv = w.value();  // a copy: a later redraw must not change this backward
   return make_result<T>(std::move(phi), "positive_features", {x},
-                        [nx, wv, r, arg, stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
+                        [nx, wv, r = in.r, arg = in.arg, stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
     Array<T> a = empty_array<T>({r.n, r.m});
     std::vector<T> row_sums(r.n);
     for (std::size_t i = 0; i < r.n; ++i) {
@@ -196,11 +236,8 @@ Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser s
 // With a+- = g+- * r e+-:  dx = d^{-1/4} ((a+ - a-) W - x^ sum(a+ + a-) - sign* W[j*] (row or slice sum)).
 template <class T>
 Tensor<T> hyperbolic_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser, double eps) {
-  const Rows r = check_rows("hyperbolic_features", x.shape(), w.shape());
-  Array<T> u = project(x.data(), w.value(), r);
-  const std::vector<T> s = half_sq_norms(x.data(), r);
-  StabiliserArgmax arg;
-  const std::vector<T> c = stabilisers(u, r, stabiliser, true, arg);
+  const ExpMapInputs<T> in = exp_map_inputs("hyperbolic_features", x, w, stabiliser, true);
+  const auto& [r, u, s, c, arg] = in;
   const T scale = T(1 / std::sqrt(2.0 * double(r.m))), teps = T(eps);
   const std::size_t width = 2 * r.m;
   Array<T> phi = empty_array<T>(with_last(x.shape(), width));
@@ -215,21 +252,14 @@ Tensor<T> hyperbolic_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser
   auto nx = x.node();
   Array<T> wv = w.value();
   return make_result<T>(std::move(phi), "hyperbolic_features", {x},
-                        [nx, wv, r, arg, stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
-    const std::size_t width = 2 * r.m;
-    Array<T> b = empty_array<T>({r.n, r.m});
-    std::vector<T> row_sums(r.n);
-    for (std::size_t i = 0; i < r.n; ++i) {
-      const T* gi = g.data() + i * width;
-      const T* pi = phi.data() + i * width;
-      T acc = 0;
-      for (std::size_t j = 0; j < r.m; ++j) {
-        const T ap = gi[j] * (pi[j] - scale * teps), am = gi[r.m + j] * (pi[r.m + j] - scale * teps);
-        b.data()[i * r.m + j] = ap - am;
-        acc += ap + am;
-      }
-      row_sums[i] = acc;
-    }
+                        [nx, wv, r = in.r, arg = in.arg, stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
+    const T floor = scale * teps;
+    Array<T> b;
+    std::vector<T> row_sums;
+    paired_half_grads(g, phi, r, b, row_sums, [floor](T g1, T g2, T p1, T p2) {
+      const T plus = g1 * (p1 - floor), minus = g2 * (p2 - floor);
+      return std::make_pair(plus - minus, plus + minus);
+    });
     T* dx = nx->grad_buffer().data();
     add_projection_grad(dx, nx->value.data(), b, wv, r, &row_sums, T(-r.norm * r.norm));
     add_stabiliser_grad(dx, wv, r, arg, row_sums, stabiliser);
@@ -260,19 +290,11 @@ Tensor<T> trig_features(const Tensor<T>& x, const Tensor<T>& w) {
   auto nx = x.node();
   Array<T> wv = w.value();
   return make_result<T>(std::move(phi), "trig_features", {x}, [nx, wv, r](const Array<T>& g, const Array<T>& phi) {
-    const std::size_t width = 2 * r.m;
-    Array<T> b = empty_array<T>({r.n, r.m});
-    std::vector<T> row_sums(r.n);
-    for (std::size_t i = 0; i < r.n; ++i) {
-      const T* gi = g.data() + i * width;
-      const T* pi = phi.data() + i * width;
-      T acc = 0;
-      for (std::size_t j = 0; j < r.m; ++j) {
-        b.data()[i * r.m + j] = gi[j] * pi[r.m + j] - gi[r.m + j] * pi[j];
-        acc += gi[j] * pi[j] + gi[r.m + j] * pi[r.m + j];
-      }
-      row_sums[i] = acc;
-    }
+    Array<T> b;
+    std::vector<T> row_sums;
+    paired_half_grads(g, phi, r, b, row_sums, [](T g_sin, T g_cos, T p_sin, T p_cos) {
+      return std::make_pair(g_sin * p_cos - g_cos * p_sin, g_sin * p_sin + g_cos * p_cos);
+    });
     add_projection_grad(nx->grad_buffer().data(), nx->value.data(), b, wv, r, &row_sums, T(r.norm * r.norm));
   });
 }
