@@ -63,10 +63,11 @@ void favor_causal_backward_dq(const FavorPlan& p, const SliceInputs<T>& in, MatV
 }
 
 // Backward, reverse sweep: accumulate R1_j = sum_{i>=j} Q'_i^T dnum1_i = [R_j, r_j] in r1 [M, dv+1] and
-//   dK'_j += R1_j V1_j^T (= R_j V_j + r_j);  dV_j += R_j^T K'_j;  padded keys' rows of dK' stay 0.
+//   dK'_j += R1_j V1_j^T (= R_j V_j + r_j);  dV_j += R_j^T K'_j.  A padded key's V1_j row is 0, so
+//   it adds nothing to dK'_j (its gradient buffer may hold other consumers' terms: not touched).
 template <class T>
 void favor_causal_backward_dk_dv(const FavorPlan& p, const SliceInputs<T>& in, MatView<const T> dnum1, T* r1,
-                                 MatView<T> dk, MatView<T> dv, const std::uint8_t* pad) {
+                                 MatView<T> dk, MatView<T> dv) {
   const std::size_t M = p.features, dv1 = p.dv1;
   std::fill(r1, r1 + M * dv1, T(0));
   for (std::size_t j = p.len; j-- > 0;) {
@@ -85,17 +86,16 @@ void favor_causal_backward_dk_dv(const FavorPlan& p, const SliceInputs<T>& in, M
         for (std::size_t c = 0; c < p.dv; ++c) dvj[c] += km * row[c];
     }
   }
-  zero_padded_rows(dk, pad);
 }
 
 // Backward of one slice: the two sweeps above share one [M, dv+1] buffer (S1, then R1).
 template <class T>
-void favor_causal_backward(const FavorPlan& p, std::size_t s, const SliceInputs<T>& in, MatView<const T> dnum1,
+void favor_causal_backward(const FavorPlan& p, const SliceInputs<T>& in, MatView<const T> dnum1,
                            const SliceGrads<T>& grads) {
   Array<T> state = empty_array<T>({p.features, p.dv1});
   if (grads.dq.data) favor_causal_backward_dq(p, in, dnum1, state.data(), grads.dq);
   if (grads.dk.data || grads.dv.data)
-    favor_causal_backward_dk_dv(p, in, dnum1, state.data(), grads.dk, grads.dv, p.mask_row(s));
+    favor_causal_backward_dk_dv(p, in, dnum1, state.data(), grads.dk, grads.dv);
 }
 
 }  // namespace
@@ -114,9 +114,9 @@ Tensor<T> favor_causal(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& 
   auto nq = q.node(), nk = k.node(), nv = v.node();
   return make_result<T>(std::move(out), "favor_causal", {q, k, v},
                         [nq, nk, nv, p, den = std::move(den)](const Array<T>& g, const Array<T>& out) {
-    for_each_backward_slice(p, nq, nk, nv, g, out, den, [&](std::size_t s, const SliceInputs<T>& in,
+    for_each_backward_slice(p, nq, nk, nv, g, out, den, [&](std::size_t, const SliceInputs<T>& in,
                                                             MatView<const T> dnum1, const SliceGrads<T>& grads) {
-      favor_causal_backward(p, s, in, dnum1, grads);
+      favor_causal_backward(p, in, dnum1, grads);
     });
   });
 }

@@ -99,13 +99,12 @@ void favor_chunked_backward_reverse(const FavorPlan& p, std::size_t C, const Sli
 
 // Backward of one slice: the two sweeps share one [M, dv+1] buffer (S1, then R1).
 template <class T>
-void favor_chunked_backward(const FavorPlan& p, std::size_t C, std::size_t s, const SliceInputs<T>& in,
+void favor_chunked_backward(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in,
                             MatView<const T> dnum1, const SliceGrads<T>& grads) {
   Array<T> state = empty_array<T>({p.features, p.dv1});
   const MatView<T> s1_or_r1 = mat(state.data(), p.features, p.dv1);
   if (grads.dq.data) favor_chunked_backward_dq(p, C, in, dnum1, s1_or_r1, grads.dq);
   favor_chunked_backward_reverse(p, C, in, dnum1, s1_or_r1, grads);
-  zero_padded_rows(grads.dk, p.mask_row(s));
 }
 
 }  // namespace
@@ -127,9 +126,9 @@ Tensor<T> favor_causal_chunked(const Tensor<T>& q, const Tensor<T>& k, const Ten
   auto nq = q.node(), nk = k.node(), nv = v.node();
   return make_result<T>(std::move(out), "favor_causal_chunked", {q, k, v},
                         [nq, nk, nv, p, C, den = std::move(den)](const Array<T>& g, const Array<T>& out) {
-    for_each_backward_slice(p, nq, nk, nv, g, out, den, [&](std::size_t s, const SliceInputs<T>& in,
+    for_each_backward_slice(p, nq, nk, nv, g, out, den, [&](std::size_t, const SliceInputs<T>& in,
                                                             MatView<const T> dnum1, const SliceGrads<T>& grads) {
-      favor_chunked_backward(p, C, s, in, dnum1, grads);
+      favor_chunked_backward(p, C, in, dnum1, grads);
     });
   });
 }

@@ -152,12 +152,5 @@ void for_each_backward_slice(const FavorPlan& p, const NodePtr<T>& nq, const Nod
   });
 }
 
-// Zero the gradient rows of padded keys (their k' never entered the attention).
-template <class T>
-void zero_padded_rows(MatView<T> dk, const std::uint8_t* pad) {
-  if (!dk.data || !pad) return;
-  for (std::size_t i = 0; i < std::size_t(dk.rows); ++i)
-    if (pad[i]) std::fill(dk.row(i), dk.row(i) + dk.cols, T(0));
-}
 
 }  // namespace pf::favor
