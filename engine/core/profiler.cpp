@@ -21,9 +21,11 @@ struct Totals {
 
 // Ops may run on several caller threads: one lock guards the table (taken only when profiling).
 std::mutex g_mutex;
+// Never destroyed: the table is printed by an atexit handler, which may run after the static
+// destructors of objects made later than its registration.
 std::map<std::string, Totals>& table() {
-  static std::map<std::string, Totals> t;
-  return t;
+  static auto* t = new std::map<std::string, Totals>();
+  return *t;
 }
 
 thread_local OpTimer* t_innermost = nullptr;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "engine/core/profiler.hpp"
 #include "engine/kernels/gemm.hpp"
 #include "engine/kernels/thread_pool.hpp"
 #include "engine/ops/mask.hpp"
@@ -69,6 +70,7 @@ void exp_shifted(T* row, std::size_t n, T shift) {
 template <class T>
 Tensor<T> exact_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, bool causal,
                           const Mask* key_padding) {
+  const OpTimer timer("exact_attention");
   const ExactPlan p = plan_exact(q.shape(), k.shape(), v.shape(), causal, key_padding);
   const std::size_t R = kExactRowBlock;
   Array<T> out = empty_array<T>(v.shape());

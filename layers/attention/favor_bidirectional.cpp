@@ -5,6 +5,8 @@
 // primitives" (against favor_bidirectional_naive).
 #include "layers/attention/favor_plan.hpp"
 
+#include "engine/core/profiler.hpp"
+
 namespace pf {
 using namespace favor;
 namespace {
@@ -42,6 +44,7 @@ void favor_bidirectional_backward(const FavorPlan& p, const SliceInputs<T>& in, 
 
 template <class T>
 Tensor<T> favor_bidirectional(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, const Mask* key_padding) {
+  const OpTimer timer("favor_bidirectional");
   const FavorPlan p = plan_favor("favor_bidirectional", q.shape(), k.shape(), v.shape(), key_padding);
   const std::size_t s1_size = p.features * p.dv1;
   Array<T> out = empty_array<T>(p.out_shape);

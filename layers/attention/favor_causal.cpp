@@ -6,6 +6,7 @@
 // primitives" (against favor_causal_naive) and "favor causal: changing later tokens leaves earlier
 // outputs unchanged".
 #include "layers/attention/favor_plan.hpp"
+#include "engine/core/profiler.hpp"
 #include "engine/kernels/row_math.hpp"
 
 namespace pf {
@@ -102,6 +103,7 @@ void favor_causal_backward(const FavorPlan& p, const SliceInputs<T>& in, MatView
 
 template <class T>
 Tensor<T> favor_causal(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, const Mask* key_padding) {
+  const OpTimer timer("favor_causal");
   const FavorPlan p = plan_favor("favor_causal", q.shape(), k.shape(), v.shape(), key_padding);
   Array<T> out = empty_array<T>(p.out_shape);
   Array<T> den = empty_array<T>({p.slices, p.len});

@@ -11,6 +11,8 @@
 
 #include "layers/attention/favor_plan.hpp"
 
+#include "engine/core/profiler.hpp"
+
 namespace pf {
 using namespace favor;
 namespace {
@@ -112,6 +114,7 @@ void favor_chunked_backward(const FavorPlan& p, std::size_t C, const SliceInputs
 template <class T>
 Tensor<T> favor_causal_chunked(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, const Mask* key_padding,
                                std::size_t chunk) {
+  const OpTimer timer("favor_causal_chunked");
   const FavorPlan p = plan_favor("favor_causal_chunked", q.shape(), k.shape(), v.shape(), key_padding);
   if (chunk == 0) throw std::invalid_argument("favor_causal_chunked: chunk must be positive");
   const std::size_t C = std::min(chunk, std::max<std::size_t>(p.len, 1));

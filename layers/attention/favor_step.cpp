@@ -9,6 +9,8 @@
 
 #include "layers/attention/favor_plan.hpp"
 
+#include "engine/core/profiler.hpp"
+
 namespace pf {
 
 template <class T>
@@ -33,6 +35,7 @@ void FavorCausalState<T>::rescale(std::size_t slice, T factor) {
 template <class T>
 Tensor<T> favor_causal_step(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, FavorCausalState<T>& state,
                             const std::uint8_t* key_padded) {
+  const OpTimer timer("favor_causal_step");
   const std::size_t M = state.features, dv = state.value_width, dv1 = dv + 1, N = state.slices;
   if (q.shape() != k.shape() || q.numel() != N * M || v.numel() != N * dv || q.dim() == 0 || q.size(-1) != M ||
       v.size(-1) != dv)

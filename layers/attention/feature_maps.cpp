@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
 #include "engine/kernels/gemm.hpp"
 #include "engine/kernels/simd.hpp"
 
@@ -200,6 +201,7 @@ ExpMapInputs<T> exp_map_inputs(const char* op, const Tensor<T>& x, const Tensor<
 //   dx = d^{-1/4} (a W - x^ a_n - a_n W[j*] (row) or sum(a) W[j*] (slice)).
 template <class T>
 Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser, double eps) {
+  const OpTimer timer("positive_features");
   const ExpMapInputs<T> in = exp_map_inputs("positive_features", x, w, stabiliser, false);
   const auto& [r, u, s, c, arg] = in;
   const T scale = T(1 / std::sqrt(double(r.m))), teps = T(eps);
@@ -236,6 +238,7 @@ Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser s
 // With a+- = g+- * r e+-:  dx = d^{-1/4} ((a+ - a-) W - x^ sum(a+ + a-) - sign* W[j*] (row or slice sum)).
 template <class T>
 Tensor<T> hyperbolic_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser, double eps) {
+  const OpTimer timer("hyperbolic_features");
   const ExpMapInputs<T> in = exp_map_inputs("hyperbolic_features", x, w, stabiliser, true);
   const auto& [r, u, s, c, arg] = in;
   const T scale = T(1 / std::sqrt(2.0 * double(r.m))), teps = T(eps);
@@ -271,6 +274,7 @@ Tensor<T> hyperbolic_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser
 //   dx = d^{-1/4} ((g_sin phi_cos - g_cos phi_sin) W + x^ sum(g phi)).
 template <class T>
 Tensor<T> trig_features(const Tensor<T>& x, const Tensor<T>& w) {
+  const OpTimer timer("trig_features");
   const Rows r = check_rows("trig_features", x.shape(), w.shape());
   Array<T> u = project(x.data(), w.value(), r);
   const std::vector<T> s = half_sq_norms(x.data(), r);
@@ -303,6 +307,7 @@ Tensor<T> trig_features(const Tensor<T>& x, const Tensor<T>& w) {
 //   dx = d^{-1/4} (g r f'(u)) W   (without projection: d^{-1/4} g f'(u)).
 template <class T>
 Tensor<T> generalized_features(const Tensor<T>& x, const Tensor<T>& w, const FeatureFunction& fn, double eps) {
+  const OpTimer timer("generalized_features");
   const Rows r = check_rows("generalized_features", x.shape(), w.shape(), true);
   const bool projected = w.numel() > 0;
   if (!fn.is_relu && (!fn.f || !fn.df))

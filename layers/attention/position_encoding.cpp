@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
 #include "engine/ops/elementwise.hpp"
 #include "engine/ops/shape_ops.hpp"
 
@@ -70,6 +71,7 @@ void rotate(const T* x, T* y, std::size_t rows, std::size_t len, std::size_t d, 
 
 template <class T>
 Tensor<T> apply_rotary(const Tensor<T>& x, std::size_t offset) {
+  const OpTimer timer("apply_rotary");
   if (x.dim() < 2 || x.size(-1) % 2 != 0)
     throw std::invalid_argument(
         fmt::format("apply_rotary: x must be [..., L, d] with d even, got {}", shape_str(x.shape())));
