@@ -22,6 +22,9 @@ void add_budget_flags(CLI::App& app, TrainingBudget& budget) {
   app.add_option("--eval-every-minutes", budget.eval_every_minutes, "evaluate at these marks of training time (0: end only)")
       ->capture_default_str();
   app.add_option("--checkpoint-every", budget.checkpoint_every, "save every N steps (0: only at the end)")->capture_default_str();
+  app.add_option("--stop-after", budget.stop_after,
+                 "end this run after step N with a checkpoint, the schedule unchanged (continue with --resume)")
+      ->capture_default_str();
 }
 
 template <class T>
@@ -78,6 +81,7 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
   while (true) {
     const double trained = run.elapsed_seconds - elapsed_at_start;
     if (budget.steps > 0 ? run.step >= budget.steps : (trained >= seconds && summary.steps_this_run > 0)) break;
+    if (budget.stop_after > 0 && run.step >= budget.stop_after) break;
     // A time-bounded run fixes its schedule length once the step time is known (after 5 steps)
     // and stores it in `run`, so a resumed run follows the same schedule.
     if (total_steps == 0 && summary.steps_this_run >= 5)

@@ -30,6 +30,7 @@ struct TrainingBudget {
   double eval_every_minutes = 0;  // evaluate at these marks of training time (0: only at the end)
   std::int64_t eval_every_steps = 0;  // also evaluate every N steps (0: not by steps)
   std::int64_t checkpoint_every = 0;  // save every N steps (0: only at the end)
+  std::int64_t stop_after = 0;  // end this run after step N (evaluate, save) as if stopped; 0: never
 };
 
 // The budget flags (--steps, --minutes, --lr, --min-lr, --warmup, --clip, --eval-every-minutes,
