@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/core/profiler.hpp"
+
 namespace pf {
 
 template <class T>
@@ -29,6 +31,7 @@ GradientAverager<T>::GradientAverager(Communicator& comm, NamedTensors<T> params
 template <class T>
 void GradientAverager<T>::average() {
   if (comm_.size() == 1) return;
+  const OpTimer timer("gradient_allreduce");  // shows in PERFORMER_PROFILE's table
   // Which parameters have a gradient on some rank: one small collective for all of them.
   for (std::size_t i = 0; i < params_.size(); ++i) touched_[i] = params_[i].second.has_grad() ? T(1) : T(0);
   comm_.allreduce_sum(touched_.data(), touched_.size());
