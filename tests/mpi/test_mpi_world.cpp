@@ -28,6 +28,25 @@ TEST_CASE("mpi world: two ranks, sums, broadcast", "[mpi]") {
   comm.barrier();
 }
 
+TEST_CASE("mpi world: sums of odd lengths in float and double equal the sum of both ranks' data", "[mpi]") {
+  Communicator& comm = world();
+  const int r = comm.rank();
+  for (std::size_t n : {std::size_t(1), std::size_t(7), std::size_t(1001), std::size_t(65537)}) {
+    std::vector<float> f(n);
+    std::vector<double> d(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      f[i] = float(i % 97) * (r == 0 ? 0.5f : 0.25f);
+      d[i] = double(i) * (r == 0 ? 1e-3 : -2e-3);
+    }
+    comm.allreduce_sum(f.data(), n);
+    comm.allreduce_sum(d.data(), n);
+    for (std::size_t i = 0; i < n; ++i) {
+      REQUIRE(f[i] == float(i % 97) * 0.5f + float(i % 97) * 0.25f);
+      REQUIRE(d[i] == double(i) * 1e-3 + double(i) * -2e-3);
+    }
+  }
+}
+
 TEST_CASE("mpi world: every rank ends with the mean gradient, bit-identical", "[mpi]") {
   Communicator& comm = world();
   const int r = comm.rank();
