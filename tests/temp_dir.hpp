@@ -10,11 +10,13 @@
 
 namespace pf::test {
 
+// The one temporary-folder type of the suite; the optional tag goes into the folder's name.
 class TempDir {
  public:
-  TempDir() {
+  explicit TempDir(const std::string& tag = "") {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/pf_test_XXXXXX";
+    std::string pattern =
+        std::string(base && *base ? base : "/tmp") + "/pf_test_" + (tag.empty() ? "" : tag + "_") + "XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("TempDir: mkdtemp failed");
     path_ = pattern;
   }

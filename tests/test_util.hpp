@@ -1,6 +1,9 @@
 // Shared helpers for the test suite.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+
 #include <catch2/catch.hpp>
 
 #include "engine/core/gradcheck.hpp"
@@ -9,9 +12,11 @@
 
 namespace pf::test {
 
+// The inputs of a function under gradcheck: a list of double tensors.
+using Vec = std::vector<Tensor<double>>;
+
 // Fails the test (printing gradcheck's report) unless every input's max relative error <= tol.
-inline void require_gradcheck(const GradcheckFn& f, const std::vector<Tensor<double>>& inputs,
-                              double tol = 1e-6) {
+inline void require_gradcheck(const GradcheckFn& f, const Vec& inputs, double tol = 1e-6) {
   GradcheckOptions opt;
   opt.tolerance = tol;
   const GradcheckResult r = gradcheck(f, inputs, opt);
@@ -25,11 +30,27 @@ inline Tensor<double> random_tensor(const Shape& shape, std::uint64_t seed, doub
   return randn<double>(shape, rng, stddev);
 }
 
+// An index array of `shape` holding `values` in row-major order (their count must match).
+inline Indices make_indices(const Shape& shape, const std::vector<std::int64_t>& values) {
+  Indices t = empty_array<std::int64_t>(shape);
+  REQUIRE(values.size() == t.size());
+  std::copy(values.begin(), values.end(), t.data());
+  return t;
+}
+
 // Float copy of a double tensor.
 inline Tensor<float> to_float(const Tensor<double>& t) {
   Array<float> a = empty_array<float>(t.shape());
   for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] = static_cast<float>(t.data()[i]);
   return Tensor<float>(std::move(a));
+}
+
+// max |a - b| over all elements; sizes must agree.
+inline double max_abs_diff(const Array<double>& a, const Array<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
+  return worst;
 }
 
 // max |a - b| / (1 + |b|) over all elements; shapes must agree.

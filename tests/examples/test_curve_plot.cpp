@@ -9,6 +9,7 @@
 #include "progress.hpp"
 
 using namespace pf;
+using namespace pf::test;
 using namespace pf::examples;
 using Catch::Matchers::Contains;
 
@@ -27,14 +28,14 @@ void write_log(const std::string& path, int steps, bool append) {
 }  // namespace
 
 TEST_CASE("curve plot: the SVG beside the log holds the training loss and the metric", "[examples][curve_plot]") {
-  test::TempDir dir("curve_plot");
+  TempDir dir("curve_plot");
   const std::string log_path = dir.file("text.jsonl");
   REQUIRE(curve_plot_path(log_path) == dir.file("text.svg"));
   write_log(log_path, 20, false);
   const CurveMetric metric{"val_bpc", "validation bits/char"};
   REQUIRE(write_curve_plot(log_path, curve_plot_path(log_path), metric));
-  const std::string svg = test::read_plain_file(dir.file("text.svg"));
-  test::require_well_formed_svg(svg);
+  const std::string svg = read_plain_file(dir.file("text.svg"));
+  require_well_formed_svg(svg);
   REQUIRE_THAT(svg, Contains(">training loss</text>") && Contains(">validation bits/char</text>") &&
                         Contains("training loss by step") && Contains("validation bits/char by time") &&
                         Contains("training minutes"));
@@ -44,7 +45,7 @@ TEST_CASE("curve plot: the SVG beside the log holds the training loss and the me
 }
 
 TEST_CASE("curve plot: the curve read from the log", "[examples][curve_plot]") {
-  test::TempDir dir("curve_read");
+  TempDir dir("curve_read");
   const std::string log_path = dir.file("run.jsonl");
   write_log(log_path, 20, false);
   Curve curve = read_curve(log_path, "val_bpc");

@@ -7,6 +7,7 @@
 #include "fasta.hpp"
 
 using namespace pf;
+using namespace pf::test;
 using namespace pf::examples;
 using Catch::Matchers::Contains;
 
@@ -49,9 +50,9 @@ TEST_CASE("fasta: sequence data before any header names the line", "[examples][f
 }
 
 TEST_CASE("fasta: plain and gzip files give the same records", "[examples][fasta]") {
-  test::TempDir dir("fasta_files");
-  test::write_plain_file(dir.file("a.fa"), kMessyFasta);
-  test::write_gz_file(dir.file("a.fa.gz"), kMessyFasta);
+  TempDir dir("fasta_files");
+  write_plain_file(dir.file("a.fa"), kMessyFasta);
+  write_gz_file(dir.file("a.fa.gz"), kMessyFasta);
   const auto plain = read_fasta(dir.file("a.fa"));
   const auto gz = read_fasta(dir.file("a.fa.gz"));
   REQUIRE(plain.size() == 4);
@@ -63,15 +64,15 @@ TEST_CASE("fasta: plain and gzip files give the same records", "[examples][fasta
 }
 
 TEST_CASE("fasta: missing, empty and cut-off files are errors naming the file", "[examples][fasta]") {
-  test::TempDir dir("fasta_errors");
+  TempDir dir("fasta_errors");
   REQUIRE_THROWS_WITH(read_fasta(dir.file("none.fa")), Contains("none.fa") && Contains("mmseqs2-examples"));
-  test::write_gz_file(dir.file("empty.fa.gz"), "");
+  write_gz_file(dir.file("empty.fa.gz"), "");
   REQUIRE_THROWS_WITH(read_fasta(dir.file("empty.fa.gz")), Contains("empty.fa.gz") && Contains("no FASTA records"));
   std::string big;
   for (int i = 0; i < 2000; ++i) big += ">s" + std::to_string(i) + "\nMKVLAGGWACDEFHIKLMNPQRSTVWY" + std::to_string(i * 7919) + "\n";
-  test::write_gz_file(dir.file("big.fa.gz"), big);
-  const std::string compressed = test::read_plain_file(dir.file("big.fa.gz"));
-  test::write_plain_file(dir.file("cut.fa.gz"), compressed.substr(0, compressed.size() / 2));
+  write_gz_file(dir.file("big.fa.gz"), big);
+  const std::string compressed = read_plain_file(dir.file("big.fa.gz"));
+  write_plain_file(dir.file("cut.fa.gz"), compressed.substr(0, compressed.size() / 2));
   REQUIRE_THROWS_WITH(read_fasta(dir.file("cut.fa.gz")), Contains("cut.fa.gz") && Contains("truncated"));
 }
 

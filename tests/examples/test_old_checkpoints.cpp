@@ -13,6 +13,7 @@
 #include "training_run.hpp"
 
 using namespace pf;
+using namespace pf::test;
 using namespace pf::examples;
 
 namespace {
@@ -82,7 +83,7 @@ TEST_CASE("A run checkpoint written now keeps the dropout generators as tensors,
   PerformerLM<float> old_model(c);
   AdamW<float> old_optimizer(old_model.named_parameters());
   const RunState run = load_run(kOldRun, old_model, old_optimizer);
-  test::TempDir dir;
+  TempDir dir;
   const std::string path = dir.file("run.safetensors");
   save_run(path, old_model, old_optimizer, run);
   const SafetensorsFile file = load_safetensors(path);

@@ -7,9 +7,11 @@
 #include "engine/optim/optimizers.hpp"
 #include "engine/ops/softmax.hpp"
 #include "models/performer_classifier.hpp"
+#include "models/tiny_config.hpp"
 #include "pixel_data.hpp"
 
 using namespace pf;
+using namespace pf::test;
 using namespace pf::examples;
 
 namespace {
@@ -40,13 +42,8 @@ ImageSet synthetic_images(std::size_t n, std::uint64_t seed) {
 
 TEST_CASE("pixel classifier: a tiny Performer encoder learns synthetic images", "[examples][pixels][end-to-end]") {
   const ImageSet train = synthetic_images(64, 1), test = synthetic_images(64, 2);
-  PerformerConfig config;
-  config.width = 16;
-  config.depth = 1;
-  config.heads = 2;
-  config.ff_hidden = 32;
-  config.features = 16;
-  config.context = 16;  // 2x2 patches of 8x8 images
+  // vocab at its default; context 16: 2x2 patches of 8x8 images
+  PerformerConfig config = sized_config(256, 16, 1, 2, 32, 16, 16);
   config.attention = AttentionKernel::favor_positive;
   PerformerClassifier<float> model(config, 4, Pooling::mean, 4);
   AdamOptions adam;

@@ -6,6 +6,7 @@
 #include "examples/fixture_files.hpp"
 #include "png_writer.hpp"
 
+using namespace pf::test;
 using namespace pf::examples;
 using Catch::Matchers::Contains;
 
@@ -49,14 +50,14 @@ GrayImage read_png_gray(const std::string& path) {
 }  // namespace
 
 TEST_CASE("png_writer: an 8-bit grayscale file with the right header and pixels", "[examples][png]") {
-  pf::test::TempDir dir("png_valid");
+  TempDir dir("png_valid");
   GrayImage image;
   image.width = 7;
   image.height = 5;
   for (std::size_t i = 0; i < 35; ++i) image.pixels.push_back(static_cast<std::uint8_t>(i * 7));
   write_png_gray(dir.file("g.png"), image);
 
-  const PngHeader header = parse_ihdr(pf::test::read_plain_file(dir.file("g.png")));
+  const PngHeader header = parse_ihdr(read_plain_file(dir.file("g.png")));
   REQUIRE(header.width == 7);
   REQUIRE(header.height == 5);
   REQUIRE(header.bit_depth == 8);
@@ -68,7 +69,7 @@ TEST_CASE("png_writer: an 8-bit grayscale file with the right header and pixels"
 }
 
 TEST_CASE("png_writer: bad sizes and unwritable paths", "[examples][png]") {
-  pf::test::TempDir dir("png_errors");
+  TempDir dir("png_errors");
   GrayImage empty;
   REQUIRE_THROWS_AS(write_png_gray(dir.file("e.png"), empty), std::invalid_argument);
   GrayImage wrong;

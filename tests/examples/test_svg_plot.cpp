@@ -8,6 +8,7 @@
 #include "examples/svg_well_formed.hpp"
 #include "temp_dir.hpp"
 
+using namespace pf::test;
 using namespace pf::examples;
 using Catch::Matchers::Contains;
 
@@ -29,7 +30,7 @@ PlotFigure two_panel_figure() {
 
 TEST_CASE("svg plot: a figure renders as a well-formed SVG with its titles, legend and series", "[svg_plot]") {
   const std::string svg = render_svg(two_panel_figure());
-  pf::test::require_well_formed_svg(svg);
+  require_well_formed_svg(svg);
   REQUIRE_THAT(svg, Contains("<svg xmlns=\"http://www.w3.org/2000/svg\""));
   REQUIRE_THAT(svg, Contains("a &amp; b &lt;test&gt;"));  // escaped text
   REQUIRE_THAT(svg, Contains(">measured</text>"));
@@ -41,7 +42,7 @@ TEST_CASE("svg plot: a figure renders as a well-formed SVG with its titles, lege
 }
 
 TEST_CASE("svg plot: write_svg writes the rendered document", "[svg_plot]") {
-  pf::test::TempDir dir;
+  TempDir dir;
   const std::string path = dir.file("plot.svg");
   write_svg(path, two_panel_figure());
   std::ifstream in(path);

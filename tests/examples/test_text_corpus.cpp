@@ -7,6 +7,7 @@
 #include "text_corpus.hpp"
 
 using namespace pf;
+using namespace pf::test;
 using namespace pf::examples;
 using Catch::Matchers::Contains;
 
@@ -30,10 +31,10 @@ std::vector<std::uint8_t> to_bytes(const std::string& s) { return {s.begin(), s.
 }  // namespace
 
 TEST_CASE("text corpus: a gzip file is decompressed, found by its magic bytes", "[examples][text_corpus]") {
-  test::TempDir dir("corpus_gzip");
+  TempDir dir("corpus_gzip");
   const std::string text = sample_text(400);
-  test::write_gz_file(dir.file("bible.txt.gz"), text);
-  test::write_gz_file(dir.file("no_extension.txt"), text);  // gzip inside, a text name outside
+  write_gz_file(dir.file("bible.txt.gz"), text);
+  write_gz_file(dir.file("no_extension.txt"), text);  // gzip inside, a text name outside
   for (const char* name : {"bible.txt.gz", "no_extension.txt"}) {
     const TextCorpus corpus = load_text_corpus(dir.file(name));
     REQUIRE(corpus.gzip);
@@ -44,9 +45,9 @@ TEST_CASE("text corpus: a gzip file is decompressed, found by its magic bytes", 
 }
 
 TEST_CASE("text corpus: a plain file is read unchanged", "[examples][text_corpus]") {
-  test::TempDir dir("corpus_plain");
+  TempDir dir("corpus_plain");
   const std::string text = sample_text(50);
-  test::write_plain_file(dir.file("plain.txt"), text);
+  write_plain_file(dir.file("plain.txt"), text);
   const TextCorpus corpus = load_text_corpus(dir.file("plain.txt"));
   REQUIRE_FALSE(corpus.gzip);
   REQUIRE(bytes_of(corpus) == text);
@@ -70,8 +71,8 @@ TEST_CASE("text corpus: binary data gets a warning naming the file, text does no
   REQUIRE_THAT(report, Contains("noise.dat") && Contains("first 65536 bytes") && Contains("not valid UTF-8"));
 
   // The loader fills the warning in, and still returns the bytes to train on.
-  test::TempDir dir("corpus_binary");
-  test::write_plain_file(dir.file("noise.dat"), pseudo_random);
+  TempDir dir("corpus_binary");
+  write_plain_file(dir.file("noise.dat"), pseudo_random);
   const TextCorpus corpus = load_text_corpus(dir.file("noise.dat"));
   REQUIRE_THAT(corpus.warning, Contains("noise.dat") && Contains("does not look like text"));
   REQUIRE(bytes_of(corpus) == pseudo_random);
@@ -80,18 +81,18 @@ TEST_CASE("text corpus: binary data gets a warning naming the file, text does no
 }
 
 TEST_CASE("text corpus: corrupt, cut-off, empty and missing files are errors naming the path", "[examples][text_corpus]") {
-  test::TempDir dir("corpus_errors");
-  test::write_plain_file(dir.file("garbage.gz"), std::string("\x1f\x8b", 2) + "this is not deflate data at all");
+  TempDir dir("corpus_errors");
+  write_plain_file(dir.file("garbage.gz"), std::string("\x1f\x8b", 2) + "this is not deflate data at all");
   REQUIRE_THROWS_WITH(load_text_corpus(dir.file("garbage.gz")), Contains("garbage.gz") && Contains("corrupt gzip"));
 
-  test::write_gz_file(dir.file("full.gz"), sample_text(2000));
-  const std::string compressed = test::read_plain_file(dir.file("full.gz"));
-  test::write_plain_file(dir.file("cut.gz"), compressed.substr(0, compressed.size() / 2));
+  write_gz_file(dir.file("full.gz"), sample_text(2000));
+  const std::string compressed = read_plain_file(dir.file("full.gz"));
+  write_plain_file(dir.file("cut.gz"), compressed.substr(0, compressed.size() / 2));
   REQUIRE_THROWS_WITH(load_text_corpus(dir.file("cut.gz")), Contains("cut.gz") && Contains("truncated"));
 
-  test::write_gz_file(dir.file("empty.gz"), "");
+  write_gz_file(dir.file("empty.gz"), "");
   REQUIRE_THROWS_WITH(load_text_corpus(dir.file("empty.gz")), Contains("empty.gz") && Contains("no bytes"));
-  test::write_plain_file(dir.file("empty.txt"), "");
+  write_plain_file(dir.file("empty.txt"), "");
   REQUIRE_THROWS_WITH(load_text_corpus(dir.file("empty.txt")), Contains("empty.txt") && Contains("empty"));
   REQUIRE_THROWS_WITH(load_text_corpus(dir.file("missing.txt")), Contains("missing.txt") && Contains("cannot open"));
 }

@@ -2,9 +2,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 static bool same_values(const Array<float>& a, const Array<float>& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());

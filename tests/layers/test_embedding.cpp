@@ -2,9 +2,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 TEST_CASE("Embedding layer: rows of the table, named weight", "[layers][embedding]") {
   Rng rng(1);

@@ -4,9 +4,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 TEST_CASE("LayerNorm layer: formula per row, PyTorch names and init", "[layers][layer_norm]") {
   LayerNorm<double> ln(6);
@@ -47,7 +45,7 @@ TEST_CASE("LayerNorm layer: float32 agrees with float64; errors", "[layers][laye
   LayerNorm<double> l64(8);
   LayerNorm<float> l32(8);
   auto x = random_tensor({4, 8}, 5, 2.0);
-  CHECK(test::max_mixed_error(l32(test::to_float(x)).value(), l64(x).value()) < 1e-5);
+  CHECK(max_mixed_error(l32(to_float(x)).value(), l64(x).value()) < 1e-5);
   CHECK_THROWS_AS(l64(Tensor<double>::zeros({4, 7})), std::invalid_argument);
   CHECK_THROWS_WITH(LayerNorm<float>(0), Catch::Contains("LayerNorm"));
 }

@@ -4,9 +4,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 TEST_CASE("Linear: y = x W^T + b against explicit loops, over leading axes", "[layers][linear]") {
   Rng rng(1);
@@ -70,10 +68,10 @@ TEST_CASE("Linear: float32 agrees with float64", "[layers][linear]") {
   Linear<float> f32(7, 5, r32);
   // Same seed, same draws (up to rounding): copy the double weights exactly to be sure.
   NamedArrays<float> state;
-  for (auto& [name, t] : f64.named_state()) state.emplace_back(name, test::to_float(t).value());
+  for (auto& [name, t] : f64.named_state()) state.emplace_back(name, to_float(t).value());
   f32.load_state(state);
   auto x = random_tensor({3, 7}, 7);
-  CHECK(test::max_mixed_error(f32(test::to_float(x)).value(), f64(x).value()) < 1e-5);
+  CHECK(max_mixed_error(f32(to_float(x)).value(), f64(x).value()) < 1e-5);
 }
 
 TEST_CASE("Linear: shape errors", "[layers][linear][errors]") {

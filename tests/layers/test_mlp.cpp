@@ -3,9 +3,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 TEST_CASE("MLP: parameter names and forward as a composition of its layers", "[layers][mlp]") {
   Rng rng(1);
@@ -46,8 +44,8 @@ TEST_CASE("MLP: float32 agrees with float64", "[layers][mlp]") {
   MLP<double> m64({5, 16, 3}, Activation::gelu, r64);
   MLP<float> m32({5, 16, 3}, Activation::gelu, r32);
   NamedArrays<float> state;
-  for (auto& [name, t] : m64.named_state()) state.emplace_back(name, test::to_float(t).value());
+  for (auto& [name, t] : m64.named_state()) state.emplace_back(name, to_float(t).value());
   m32.load_state(state);
   auto x = random_tensor({4, 5}, 8);
-  CHECK(test::max_mixed_error(m32(test::to_float(x)).value(), m64(x).value()) < 1e-5);
+  CHECK(max_mixed_error(m32(to_float(x)).value(), m64(x).value()) < 1e-5);
 }

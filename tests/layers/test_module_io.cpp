@@ -8,7 +8,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::TempDir;
+using namespace pf::test;
 
 namespace {
 
@@ -18,7 +18,7 @@ bool same_state(const Module<T>& a, const Module<T>& b) {
   if (sa.size() != sb.size()) return false;
   for (std::size_t i = 0; i < sa.size(); ++i)
     if (sa[i].first != sb[i].first || sa[i].second.shape() != sb[i].second.shape() ||
-        !test::same_bytes(sa[i].second.data(), sb[i].second.data(), sa[i].second.numel() * sizeof(T)))
+        !same_bytes(sa[i].second.data(), sb[i].second.data(), sa[i].second.numel() * sizeof(T)))
       return false;
   return true;
 }

@@ -8,22 +8,17 @@
 #include "engine/optim/optimizers.hpp"
 #include "layers/module_io.hpp"
 #include "models/performer_lm.hpp"
+#include "models/tiny_config.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
 using namespace pf;
+using namespace pf::test;
 
 namespace {
 
 PerformerConfig small_config() {
-  PerformerConfig c;
-  c.vocab = 11;
-  c.width = 16;
-  c.depth = 2;
-  c.heads = 2;
-  c.ff_hidden = 24;
-  c.context = 12;
-  c.features = 8;
+  PerformerConfig c = sized_config(11, 16, 2, 2, 24, 12, 8);
   c.dropout = 0.1;         // dropout generators must be restored
   c.redraw_interval = 3;   // feature redraws must happen at the same steps with the same draws
   c.seed = 5;
@@ -57,7 +52,7 @@ float train_step(PerformerLM<float>& model, AdamW<float>& opt, Rng& data) {
 TEST_CASE("PerformerLM: resume from a checkpoint equals the uninterrupted run", "[models][lm][checkpoint]") {
   // Everything a resumed run needs besides the data generator comes through the ordinary state
   // dict: weights, optimizer moments, feature matrices and their generators, dropout generators.
-  test::TempDir dir;
+  TempDir dir;
   const std::string path = dir.file("run.safetensors");
   std::vector<float> straight;
   PerformerLM<float> uninterrupted(small_config());
@@ -105,7 +100,7 @@ TEST_CASE("PerformerLM: resume from a checkpoint equals the uninterrupted run", 
 }
 
 TEST_CASE("A checkpoint save killed half-way leaves the previous checkpoint loadable", "[models][checkpoint]") {
-  test::TempDir dir;
+  TempDir dir;
   const std::string path = dir.file("run.safetensors");
   PerformerConfig c = small_config();
   c.width = 256;  // a few MB, so the kill lands during a write

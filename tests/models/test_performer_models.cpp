@@ -7,23 +7,17 @@
 #include "engine/ops/softmax.hpp"
 #include "models/performer_classifier.hpp"
 #include "models/performer_lm.hpp"
+#include "models/tiny_config.hpp"
 #include "test_util.hpp"
 
 using namespace pf;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 namespace {
 
 PerformerConfig tiny_config(const std::string& attention, bool causal, const std::string& positions = "learned") {
-  PerformerConfig c;
-  c.vocab = 7;
-  c.width = 8;
-  c.depth = 2;
-  c.heads = 2;
-  c.ff_hidden = 12;
-  c.context = 6;
+  PerformerConfig c = sized_config(7, 8, 2, 2, 12, 6, 8);
   c.attention = parse_attention_kernel(attention);
-  c.features = 8;
   c.positions = parse_name(name_table(PositionKind{}), positions, "positions");
   c.causal = causal;
   c.seed = 3;
@@ -127,14 +121,7 @@ TEST_CASE("PerformerLM: recurrent generation equals full-sequence logits", "[mod
 
 TEST_CASE("PerformerLM: a tiny model overfits a short string", "[models][lm][training]") {
   const std::string text = "the cat sat on the mat. the cat sat on the mat. ";
-  PerformerConfig c;
-  c.vocab = 256;
-  c.width = 32;
-  c.depth = 2;
-  c.heads = 2;
-  c.ff_hidden = 64;
-  c.context = 32;
-  c.features = 32;
+  const PerformerConfig c = sized_config(256, 32, 2, 2, 64, 32, 32);
   PerformerLM<float> model(c);
   AdamOptions options;
   options.lr = 3e-3;
@@ -174,7 +161,7 @@ TEST_CASE("PerformerClassifier: gradcheck for both poolings, tokens and features
     require_model_gradcheck(tokens_model, [&] { return cross_entropy(tokens_model.forward(ids, &padding), labels); });
 
     PerformerClassifier<double> feature_model(tiny_config("exact", false), 3, pooling, 4);
-    const Tensor<double> features = test::random_tensor({2, 5, 4}, 42);
+    const Tensor<double> features = random_tensor({2, 5, 4}, 42);
     require_model_gradcheck(feature_model, [&] { return cross_entropy(feature_model.forward(features), labels); });
   }
 }

@@ -3,7 +3,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 // A deliberately wrong backward: gradcheck must catch it and point at the input.
 static Tensor<double> square_with_wrong_grad(const Tensor<double>& x) {
@@ -17,7 +17,7 @@ static Tensor<double> square_with_wrong_grad(const Tensor<double>& x) {
 }
 
 TEST_CASE("gradcheck detects a wrong backward and names the worst element", "[engine][gradcheck]") {
-  auto x = test::random_tensor({2, 2}, 3);
+  auto x = random_tensor({2, 2}, 3);
   auto ok = gradcheck([](const Vec& in) { return in[0] * in[0]; }, {x});
   CHECK(ok.passed);
   CHECK(ok.max_rel_error < 1e-8);
@@ -30,7 +30,7 @@ TEST_CASE("gradcheck detects a wrong backward and names the worst element", "[en
 }
 
 TEST_CASE("gradcheck rejects non-leaf inputs", "[engine][gradcheck][errors]") {
-  auto x = test::random_tensor({2}, 4).set_requires_grad();
+  auto x = random_tensor({2}, 4).set_requires_grad();
   auto y = x * 2.0;
   REQUIRE_THROWS_WITH(gradcheck([](const Vec& in) { return in[0]; }, {y}), Catch::Contains("not a leaf"));
 }

@@ -9,6 +9,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
+using namespace pf::test;
 
 namespace {
 
@@ -35,7 +36,7 @@ struct ProfilingOn {
 
 TEST_CASE("profiler: counts each op's forward and backward calls under its tape name", "[profiler]") {
   ProfilingOn on;
-  auto a = test::random_tensor({16, 16}, 1), b = test::random_tensor({16, 16}, 2);
+  auto a = random_tensor({16, 16}, 1), b = random_tensor({16, 16}, 2);
   a.set_requires_grad(true);
   for (int i = 0; i < 3; ++i) {
     Tensor<double> loss = sum(pf::tanh(matmul(a, b)));
@@ -81,7 +82,7 @@ TEST_CASE("profiler: off, nothing is recorded", "[profiler]") {
   const bool before = profiling();
   set_profiling(false);
   reset_op_profile();
-  auto a = test::random_tensor({4, 4}, 3);
+  auto a = random_tensor({4, 4}, 3);
   Tensor<double> y = matmul(a, a);
   CHECK(op_profile().empty());
   set_profiling(before);

@@ -6,7 +6,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::TempDir;
+using namespace pf::test;
 
 namespace {
 
@@ -46,8 +46,8 @@ TEST_CASE("npy: float and double arrays round-trip exactly, any rank", "[engine]
     const Array<double> d2 = load_npy<double>(dir.file("d.npy"));
     CHECK(to_shape(f2.shape()) == shape);
     CHECK(to_shape(d2.shape()) == shape);
-    CHECK(test::same_bytes(f2.data(), f.data(), f.size() * 4));
-    CHECK(test::same_bytes(d2.data(), d.data(), d.size() * 8));
+    CHECK(same_bytes(f2.data(), f.data(), f.size() * 4));
+    CHECK(same_bytes(d2.data(), d.data(), d.size() * 8));
     // Across types: float -> double exact, double -> float rounded.
     const Array<double> widened = load_npy<double>(dir.file("f.npy"));
     const Array<float> narrowed = load_npy<float>(dir.file("d.npy"));
@@ -61,8 +61,8 @@ TEST_CASE("npy: written header is numpy's v1.0 layout", "[engine][npy]") {
   TempDir dir;
   save_npy(dir.file("a.npy"), filled_array<float>({2, 3}, 1.0f));
   save_npy(dir.file("b.npy"), filled_array<double>({7}, 1.0));
-  const std::string a = test::read_bytes(dir.file("a.npy"));
-  const std::string b = test::read_bytes(dir.file("b.npy"));
+  const std::string a = read_bytes(dir.file("a.npy"));
+  const std::string b = read_bytes(dir.file("b.npy"));
   CHECK(a.compare(0, 6, "\x93NUMPY") == 0);
   CHECK(a[6] == 1);
   CHECK(a[7] == 0);
@@ -78,13 +78,13 @@ TEST_CASE("npy: written header is numpy's v1.0 layout", "[engine][npy]") {
 
 TEST_CASE("npy: reads files written by numpy (v1.0 and v2.0)", "[engine][npy]") {
   TempDir dir;
-  test::write_bytes(dir.file("v1.npy"), npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }",
-                                                 value_bytes<double>({1.5, -2, 3e100})));
+  write_bytes(dir.file("v1.npy"), npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }",
+                                           value_bytes<double>({1.5, -2, 3e100})));
   const Array<double> a = load_npy<double>(dir.file("v1.npy"));
   REQUIRE(a.size() == 3);
   CHECK(a(2) == 3e100);
-  test::write_bytes(dir.file("v2.npy"), npy_file("{\"shape\": (2, 1), \"fortran_order\": False, \"descr\": \"<f4\"}",
-                                                 value_bytes<float>({0.25f, 4.0f}), 2));
+  write_bytes(dir.file("v2.npy"), npy_file("{\"shape\": (2, 1), \"fortran_order\": False, \"descr\": \"<f4\"}",
+                                           value_bytes<float>({0.25f, 4.0f}), 2));
   const Array<float> b = load_npy<float>(dir.file("v2.npy"));
   CHECK(to_shape(b.shape()) == Shape{2, 1});
   CHECK(b(1, 0) == 4.0f);
@@ -96,7 +96,7 @@ TEST_CASE("npy: corrupt files give named errors", "[engine][npy][errors]") {
   const std::string good_dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
   const std::string two = value_bytes<float>({1, 2});
   auto check = [&](const std::string& bytes, const std::string& fragment) {
-    test::write_bytes(path, bytes);
+    write_bytes(path, bytes);
     INFO("expecting: " << fragment);
     try {
       load_npy<float>(path);
@@ -107,7 +107,7 @@ TEST_CASE("npy: corrupt files give named errors", "[engine][npy][errors]") {
       CHECK(std::string(e.what()).find(fragment) != std::string::npos);
     }
   };
-  test::write_bytes(path, npy_file(good_dict, two));
+  write_bytes(path, npy_file(good_dict, two));
   REQUIRE(load_npy<float>(path)(1) == 2.0f);
 
   check("\x93NUM", "truncated");

@@ -7,7 +7,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::TempDir;
+using namespace pf::test;
 
 namespace {
 
@@ -53,12 +53,12 @@ TEST_CASE("safetensors: float and double tensors and metadata round-trip exactly
     CHECK(t.dtype == Dtype::f32);
     CHECK(t.shape == to_shape(f[i].second.shape()));
     REQUIRE(t.f32.size() == f[i].second.size());
-    CHECK(test::same_bytes(t.f32.data(), f[i].second.data(), t.f32.size() * 4));
+    CHECK(same_bytes(t.f32.data(), f[i].second.data(), t.f32.size() * 4));
   }
   const LoadedTensor& td = file.at("double");
   CHECK(td.dtype == Dtype::f64);
   CHECK(td.shape == Shape{2, 2, 3});
-  CHECK(test::same_bytes(td.f64.data(), d.data(), d.size() * 8));
+  CHECK(same_bytes(td.f64.data(), d.data(), d.size() * 8));
   CHECK(file.find("missing") == nullptr);
   CHECK_THROWS_WITH(file.at("missing"), Catch::Contains("missing") && Catch::Contains(path));
   // Conversions: F32 -> double exact, F64 -> float rounded.
@@ -74,7 +74,7 @@ TEST_CASE("safetensors: the file layout follows the format", "[engine][safetenso
   const std::string path = dir.file("x.safetensors");
   NamedArrays<float> arrays = {{"w", filled_array<float>({2, 3}, 1.5f)}, {"v", filled_array<float>({5}, -1.0f)}};
   save_safetensors(path, arrays, {{"format", "pt"}});
-  const std::string bytes = test::read_bytes(path);
+  const std::string bytes = read_bytes(path);
   std::uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
   CHECK(n % 8 == 0);
@@ -111,7 +111,7 @@ TEST_CASE("safetensors: every corrupt file gives a named error", "[engine][safet
   const std::string path = dir.file("bad.safetensors");
   const std::string six_floats = float_bytes({1, 2, 3, 4, 5, 6});
   auto check = [&](const std::string& bytes, const std::string& fragment, const std::string& tensor = "") {
-    test::write_bytes(path, bytes);
+    write_bytes(path, bytes);
     INFO("expecting: " << fragment);
     try {
       load_safetensors(path);
@@ -126,7 +126,7 @@ TEST_CASE("safetensors: every corrupt file gives a named error", "[engine][safet
   };
   // A valid file to start from.
   const std::string good_header = R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})";
-  test::write_bytes(path, raw_file(good_header, six_floats));
+  write_bytes(path, raw_file(good_header, six_floats));
   REQUIRE(load_safetensors(path).at("w").f32.data()[5] == 6.0f);
 
   check("\x05\x00\x00", "truncated");

@@ -7,10 +7,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using pf::test::require_twin_match;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 TEST_CASE("affine: gradcheck with and without bias, 2-D and 3-D input", "[engine][affine][gradcheck]") {
   for (const Shape& xs : {Shape{4, 3}, Shape{2, 3, 3}}) {

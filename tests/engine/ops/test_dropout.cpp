@@ -4,9 +4,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 TEST_CASE("dropout: the same seed gives the same mask, another seed another", "[engine][dropout]") {
   auto x = random_tensor({8, 50}, 1);
@@ -69,8 +67,8 @@ TEST_CASE("dropout: float32 agrees with float64 (same seed, same mask)", "[engin
   auto x = random_tensor({5, 9}, 4);
   Rng r64(5), r32(5);
   auto y64 = dropout(x, 0.25, r64, true);
-  auto y32 = dropout(test::to_float(x), 0.25, r32, true);
-  CHECK(test::max_mixed_error(y32.value(), y64.value()) < 1e-6);
+  auto y32 = dropout(to_float(x), 0.25, r32, true);
+  CHECK(max_mixed_error(y32.value(), y64.value()) < 1e-6);
 }
 
 TEST_CASE("dropout: p outside 0 <= p < 1 is rejected with its value", "[engine][dropout][errors]") {

@@ -4,9 +4,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 TEST_CASE("binary ops: gradcheck with equal shapes", "[engine][elementwise][gradcheck]") {
   auto a = random_tensor({3, 4}, 1);
@@ -79,9 +77,9 @@ TEST_CASE("float32 agrees with float64", "[engine][elementwise]") {
   auto a = random_tensor({3, 4}, 10);
   auto b = random_tensor({4}, 11);
   auto f64 = gelu(pf::tanh(a) * b + pf::exp(a) / (pf::exp(b) + 1.0));
-  auto f32 = gelu(pf::tanh(test::to_float(a)) * test::to_float(b) +
-                  pf::exp(test::to_float(a)) / (pf::exp(test::to_float(b)) + 1.0f));
-  CHECK(test::max_mixed_error(f32.value(), f64.value()) < 1e-5);
+  auto f32 = gelu(pf::tanh(to_float(a)) * to_float(b) +
+                  pf::exp(to_float(a)) / (pf::exp(to_float(b)) + 1.0f));
+  CHECK(max_mixed_error(f32.value(), f64.value()) < 1e-5);
 }
 
 TEST_CASE("shape errors name the op and both shapes", "[engine][elementwise][errors]") {

@@ -7,10 +7,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using pf::test::require_twin_match;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 // The composite twin: centred values over their root mean square, from primitives.
 static Tensor<double> layer_norm_twin(const Tensor<double>& x, const Tensor<double>& gamma,
@@ -62,17 +59,17 @@ TEST_CASE("layer_norm is shift invariant even with a large offset", "[engine][la
   auto g = Tensor<double>::ones({32}), b = Tensor<double>::zeros({32});
   auto shifted = layer_norm(x + 1e4, g, b);
   auto plain = layer_norm(x, g, b);
-  CHECK(test::max_twin_error(shifted.value(), plain.value()) < 1e-9);
-  auto xf = test::to_float(x) + 1e3f;
-  CHECK(test::max_mixed_error(layer_norm(xf, test::to_float(g), test::to_float(b)).value(), plain.value()) < 1e-3);
+  CHECK(max_twin_error(shifted.value(), plain.value()) < 1e-9);
+  auto xf = to_float(x) + 1e3f;
+  CHECK(max_mixed_error(layer_norm(xf, to_float(g), to_float(b)).value(), plain.value()) < 1e-3);
 }
 
 TEST_CASE("layer_norm: float32 agrees with float64", "[engine][layer_norm]") {
   auto x = random_tensor({4, 7, 24}, 14);
   auto gamma = random_tensor({24}, 15), beta = random_tensor({24}, 16);
   auto y64 = layer_norm(x, gamma, beta);
-  auto y32 = layer_norm(test::to_float(x), test::to_float(gamma), test::to_float(beta));
-  CHECK(test::max_mixed_error(y32.value(), y64.value()) < 1e-5);
+  auto y32 = layer_norm(to_float(x), to_float(gamma), to_float(beta));
+  CHECK(max_mixed_error(y32.value(), y64.value()) < 1e-5);
 }
 
 TEST_CASE("layer_norm: errors name the op and the shapes", "[engine][layer_norm][errors]") {

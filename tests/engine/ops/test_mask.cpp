@@ -5,9 +5,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 TEST_CASE("causal_mask marks the future", "[engine][mask]") {
   const Mask m = causal_mask(4);
@@ -62,8 +60,8 @@ TEST_CASE("masked_fill: gradcheck, zero gradient where masked", "[engine][mask][
 TEST_CASE("masked_fill: float32 agrees with float64", "[engine][mask]") {
   auto x = random_tensor({2, 5, 5}, 3);
   const Mask causal = causal_mask(5);
-  CHECK(test::max_mixed_error(masked_fill(test::to_float(x), causal, -3.0f).value(),
-                              masked_fill(x, causal, -3.0).value()) < 1e-7);
+  CHECK(max_mixed_error(masked_fill(to_float(x), causal, -3.0f).value(),
+                        masked_fill(x, causal, -3.0).value()) < 1e-7);
 }
 
 TEST_CASE("masked_fill: a mask that does not broadcast names both shapes", "[engine][mask][errors]") {

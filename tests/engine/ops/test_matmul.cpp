@@ -2,9 +2,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 // Reference product with explicit loops.
 static Array<double> naive_matmul(const Array<double>& a, const Array<double>& b) {
@@ -65,8 +63,8 @@ TEST_CASE("matmul: float32 agrees with float64", "[engine][matmul]") {
   auto a = random_tensor({2, 7, 9}, 11);
   auto b = random_tensor({9, 6}, 12);
   auto c64 = matmul(a, b, false, false);
-  auto c32 = matmul(test::to_float(a), test::to_float(b));
-  CHECK(test::max_mixed_error(c32.value(), c64.value()) < 1e-5);
+  auto c32 = matmul(to_float(a), to_float(b));
+  CHECK(max_mixed_error(c32.value(), c64.value()) < 1e-5);
 }
 
 TEST_CASE("matmul: shape errors name the op and shapes", "[engine][matmul][errors]") {

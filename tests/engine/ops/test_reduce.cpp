@@ -4,9 +4,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 // Reference reductions by explicit index arithmetic over a rank-3 array.
 static double at3(const Tensor<double>& a, std::size_t i, std::size_t j, std::size_t k) {
@@ -96,12 +94,12 @@ TEST_CASE("cumsum: gradcheck", "[engine][reduce][gradcheck]") {
 
 TEST_CASE("reduce: float32 agrees with float64", "[engine][reduce]") {
   auto a = random_tensor({4, 6, 5}, 7);
-  auto af = test::to_float(a);
-  CHECK(test::max_mixed_error(sum(af, 1).value(), sum(a, 1).value()) < 1e-5);
-  CHECK(test::max_mixed_error(mean(af, -1, true).value(), mean(a, -1, true).value()) < 1e-5);
-  CHECK(test::max_mixed_error(cumsum(af, 1).value(), cumsum(a, 1).value()) < 1e-5);
-  CHECK(test::max_mixed_error(sum(af).value(), sum(a).value()) < 1e-5);
-  CHECK(test::max_mixed_error(mean(af).value(), mean(a).value()) < 1e-5);
+  auto af = to_float(a);
+  CHECK(max_mixed_error(sum(af, 1).value(), sum(a, 1).value()) < 1e-5);
+  CHECK(max_mixed_error(mean(af, -1, true).value(), mean(a, -1, true).value()) < 1e-5);
+  CHECK(max_mixed_error(cumsum(af, 1).value(), cumsum(a, 1).value()) < 1e-5);
+  CHECK(max_mixed_error(sum(af).value(), sum(a).value()) < 1e-5);
+  CHECK(max_mixed_error(mean(af).value(), mean(a).value()) < 1e-5);
 }
 
 TEST_CASE("reduce: errors name the op, axis and shape", "[engine][reduce][errors]") {

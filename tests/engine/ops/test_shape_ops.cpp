@@ -5,9 +5,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 // Exact equality of shape and every element (shape ops only move data).
 template <class A, class B>
@@ -80,7 +78,7 @@ TEST_CASE("permute of large axes (tiled walk) matches xtensor, forward and backw
     Array<double> want = xt::transpose(a.value(), perm);
     require_same(y.value(), want);
     // backward of a permutation is the inverse permutation of the seed
-    Array<double> seed = test::random_tensor(y.shape(), 18).value();
+    Array<double> seed = random_tensor(y.shape(), 18).value();
     y.backward(seed);
     std::vector<std::size_t> inverse(3);
     for (std::size_t i = 0; i < 3; ++i) inverse[perm[i]] = i;
@@ -159,10 +157,10 @@ TEST_CASE("concat and split: gradcheck", "[engine][shape_ops][gradcheck]") {
 
 TEST_CASE("shape ops: float32 agrees with float64", "[engine][shape_ops]") {
   auto a = random_tensor({2, 3, 4}, 16);
-  auto af = test::to_float(a);
+  auto af = to_float(a);
   auto f64 = concat<double>({transpose(slice(a, 1, 1, 3), 0, -1), reshape(permute(a, {2, 1, 0}), {4, 3, 2})}, 1);
   auto f32 = concat<float>({transpose(slice(af, 1, 1, 3), 0, -1), reshape(permute(af, {2, 1, 0}), {4, 3, 2})}, 1);
-  CHECK(test::max_mixed_error(f32.value(), f64.value()) < 1e-7);
+  CHECK(max_mixed_error(f32.value(), f64.value()) < 1e-7);
 }
 
 TEST_CASE("shape ops: errors name the op and the values", "[engine][shape_ops][errors]") {

@@ -7,10 +7,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using pf::test::require_twin_match;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 // Composite twins from primitives (fine for moderate logits; no max shift).
 static Tensor<double> softmax_twin(const Tensor<double>& x) {
@@ -32,13 +29,6 @@ static Tensor<double> cross_entropy_twin(const Tensor<double>& logits, const Ind
       ++count;
     }
   return -sum(log_softmax_twin(logits) * onehot) / count;
-}
-
-static Indices make_indices(const Shape& shape, const std::vector<std::int64_t>& values) {
-  Indices t = empty_array<std::int64_t>(shape);
-  REQUIRE(values.size() == t.size());
-  std::copy(values.begin(), values.end(), t.data());
-  return t;
 }
 
 TEST_CASE("softmax rows are positive, sum to one, and match the formula", "[engine][softmax]") {
@@ -160,12 +150,12 @@ TEST_CASE("cross_entropy with every target ignored is 0 with zero gradients", "[
 
 TEST_CASE("softmax family: float32 agrees with float64", "[engine][softmax]") {
   auto x = random_tensor({4, 6, 9}, 9, 3.0);
-  auto xf = test::to_float(x);
-  CHECK(test::max_mixed_error(softmax(xf).value(), softmax(x).value()) < 1e-6);
-  CHECK(test::max_mixed_error(log_softmax(xf).value(), log_softmax(x).value()) < 1e-5);
+  auto xf = to_float(x);
+  CHECK(max_mixed_error(softmax(xf).value(), softmax(x).value()) < 1e-6);
+  CHECK(max_mixed_error(log_softmax(xf).value(), log_softmax(x).value()) < 1e-5);
   Indices t = empty_array<std::int64_t>({4, 6});
   for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = static_cast<std::int64_t>((i * 7) % 9);
-  CHECK(test::max_mixed_error(cross_entropy(xf, t).value(), cross_entropy(x, t).value()) < 1e-5);
+  CHECK(max_mixed_error(cross_entropy(xf, t).value(), cross_entropy(x, t).value()) < 1e-5);
 }
 
 TEST_CASE("softmax family: errors name the op and the values", "[engine][softmax][errors]") {

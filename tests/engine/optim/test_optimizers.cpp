@@ -4,6 +4,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
+using namespace pf::test;
 
 namespace {
 
@@ -277,14 +278,14 @@ TEST_CASE("clip_grad_norm: returns the pre-clip norm and scales to max_norm", "[
 TEST_CASE("Optimizers: float32 follows float64", "[engine][optim]") {
   NamedTensors<double> p64 = make_params();
   NamedTensors<float> p32;
-  for (auto& [name, t] : p64) p32.emplace_back(name, test::to_float(t).set_requires_grad());
+  for (auto& [name, t] : p64) p32.emplace_back(name, to_float(t).set_requires_grad());
   Adam<double> a64(p64, AdamOptions{});
   Adam<float> a32(p32, AdamOptions{});
   for (int t = 1; t <= 5; ++t) {
     set_grads(p64, t);
-    for (std::size_t p = 0; p < 2; ++p) p32[p].second.grad_mut() = test::to_float(Tensor<double>(p64[p].second.grad())).value();
+    for (std::size_t p = 0; p < 2; ++p) p32[p].second.grad_mut() = to_float(Tensor<double>(p64[p].second.grad())).value();
     a64.step();
     a32.step();
   }
-  for (std::size_t p = 0; p < 2; ++p) CHECK(test::max_mixed_error(p32[p].second.value(), p64[p].second.value()) < 1e-5);
+  for (std::size_t p = 0; p < 2; ++p) CHECK(max_mixed_error(p32[p].second.value(), p64[p].second.value()) < 1e-5);
 }

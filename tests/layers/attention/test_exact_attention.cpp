@@ -1,30 +1,11 @@
 #include <cmath>
 
+#include "layers/attention/attention_fixtures.hpp"
 #include "layers/attention/exact_attention.hpp"
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
-
-namespace {
-
-double max_abs_diff(const Array<double>& a, const Array<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
-  return worst;
-}
-
-Mask tail_padding(std::size_t batch, std::size_t len, const std::vector<std::size_t>& pad) {
-  Mask m = filled_array<std::uint8_t>({batch, len}, 0);
-  for (std::size_t b = 0; b < batch; ++b)
-    for (std::size_t l = len - pad[b]; l < len; ++l) m(b, l) = 1;
-  return m;
-}
-
-}  // namespace
+using namespace pf::test;
 
 TEST_CASE("exact attention: gradcheck, causal and not, with and without padding", "[layers][exact][gradcheck]") {
   auto q = random_tensor({2, 3, 6, 4}, 1), k = random_tensor({2, 3, 6, 4}, 2), v = random_tensor({2, 3, 6, 5}, 3);
@@ -85,8 +66,8 @@ TEST_CASE("exact attention: causal outputs ignore later tokens; fully masked row
 TEST_CASE("exact attention: float32 agrees with float64", "[layers][exact]") {
   auto q = random_tensor({2, 150, 8}, 11), k = random_tensor({2, 150, 8}, 12), v = random_tensor({2, 150, 5}, 13);
   for (bool causal : {false, true})
-    CHECK(test::max_mixed_error(
-              exact_attention(test::to_float(q), test::to_float(k), test::to_float(v), causal).value(),
+    CHECK(max_mixed_error(
+              exact_attention(to_float(q), to_float(k), to_float(v), causal).value(),
               exact_attention(q, k, v, causal).value()) < 1e-5);
 }
 

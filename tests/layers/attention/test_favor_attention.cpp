@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "engine/ops/elementwise.hpp"
+#include "layers/attention/attention_fixtures.hpp"
 #include "layers/attention/exact_attention.hpp"
 #include "layers/attention/favor_attention.hpp"
 #include "layers/attention/feature_maps.hpp"
@@ -8,9 +9,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 namespace {
 
@@ -22,13 +21,6 @@ Tensor<double> positive_tensor(const Shape& shape, std::uint64_t seed) {
   Tensor<double> t = random_tensor(shape, seed, 1.0);
   for (double& x : t.value()) x = (0.1 + std::exp(x)) / 4;
   return t;
-}
-
-double max_abs_diff(const Array<double>& a, const Array<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
-  return worst;
 }
 
 enum class Form { bidirectional, causal, chunked };
@@ -44,14 +36,6 @@ Tensor<double> attend(Form form, const Tensor<double>& q, const Tensor<double>& 
 
 const char* name(Form f) {
   return f == Form::bidirectional ? "bidirectional" : f == Form::causal ? "causal" : "chunked";
-}
-
-// Mask [B, L] with the last `pad[b]` keys of batch b padded.
-Mask tail_padding(std::size_t batch, std::size_t len, const std::vector<std::size_t>& pad) {
-  Mask m = filled_array<std::uint8_t>({batch, len}, 0);
-  for (std::size_t b = 0; b < batch; ++b)
-    for (std::size_t l = len - pad[b]; l < len; ++l) m(b, l) = 1;
-  return m;
 }
 
 }  // namespace
@@ -189,18 +173,18 @@ TEST_CASE("favor attention: padded keys leave numerator and denominator", "[laye
 TEST_CASE("favor attention: float32 agrees with float64", "[layers][favor]") {
   auto q = positive_tensor({2, 33, 8}, 15), k = positive_tensor({2, 33, 8}, 16);
   auto v = random_tensor({2, 33, 5}, 17);
-  auto qf = test::to_float(q), kf = test::to_float(k), vf = test::to_float(v);
-  CHECK(test::max_mixed_error(favor_bidirectional(qf, kf, vf).value(), favor_bidirectional(q, k, v).value()) < 1e-5);
-  CHECK(test::max_mixed_error(favor_causal(qf, kf, vf).value(), favor_causal(q, k, v).value()) < 1e-5);
-  CHECK(test::max_mixed_error(favor_causal_chunked(qf, kf, vf, nullptr, 8).value(),
-                              favor_causal(q, k, v).value()) < 1e-5);
+  auto qf = to_float(q), kf = to_float(k), vf = to_float(v);
+  CHECK(max_mixed_error(favor_bidirectional(qf, kf, vf).value(), favor_bidirectional(q, k, v).value()) < 1e-5);
+  CHECK(max_mixed_error(favor_causal(qf, kf, vf).value(), favor_causal(q, k, v).value()) < 1e-5);
+  CHECK(max_mixed_error(favor_causal_chunked(qf, kf, vf, nullptr, 8).value(),
+                        favor_causal(q, k, v).value()) < 1e-5);
 }
 
 TEST_CASE("favor causal: recurrent steps equal the full causal output (float32)", "[layers][favor][rnn]") {
   const std::size_t B = 2, H = 3, L = 40, M = 16, dv = 8;
-  auto q = test::to_float(positive_tensor({B, H, L, M}, 18));
-  auto k = test::to_float(positive_tensor({B, H, L, M}, 19));
-  auto v = test::to_float(random_tensor({B, H, L, dv}, 20));
+  auto q = to_float(positive_tensor({B, H, L, M}, 18));
+  auto k = to_float(positive_tensor({B, H, L, M}, 19));
+  auto v = to_float(random_tensor({B, H, L, dv}, 20));
   const Array<float> full = favor_causal_chunked(q, k, v).value();
   FavorCausalState<float> state(B * H, M, dv);
   double worst = 0;
@@ -301,7 +285,7 @@ TEST_CASE("FAVOR+ with large-norm inputs stays finite in float32", "[layers][fav
   // w.x^ ~ +-30; the stabilisers and the key bound keep every exp in range.
   const std::size_t L = 96, d = 64, m = 128;
   auto scaled_rows = [&](std::uint64_t seed) {
-    auto t = test::to_float(random_tensor({2, 2, L, d}, seed));
+    auto t = to_float(random_tensor({2, 2, L, d}, seed));
     for (std::size_t r = 0; r < t.numel() / d; ++r) {
       float* row = t.data() + r * d;
       float n = 0;
@@ -320,7 +304,7 @@ TEST_CASE("FAVOR+ with large-norm inputs stays finite in float32", "[layers][fav
   for (bool causal : {false, true})
     for (bool hyperbolic : {false, true}) {
       auto q = scaled_rows(36), k = scaled_rows(37);
-      auto v = Tensor<float>(test::to_float(random_tensor({2, 2, L, 8}, 38)).value(), true);
+      auto v = Tensor<float>(to_float(random_tensor({2, 2, L, 8}, 38)).value(), true);
       const Stabiliser key_st = causal ? Stabiliser::none : Stabiliser::slice_max;
       auto qf = hyperbolic ? hyperbolic_features(q, w, Stabiliser::row_max, 1e-6)
                            : positive_features(q, w, Stabiliser::row_max, 1e-6);

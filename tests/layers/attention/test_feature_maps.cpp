@@ -2,24 +2,14 @@
 
 #include "engine/ops/elementwise.hpp"
 #include "engine/ops/matmul.hpp"
+#include "layers/attention/attention_fixtures.hpp"
 #include "layers/attention/feature_maps.hpp"
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 namespace {
-
-// A user function for the generalized map: softplus, with its derivative (the logistic).
-FeatureFunction softplus_fn() {
-  FeatureFunction fn;
-  fn.name = "softplus";
-  fn.f = [](double u) { return std::log1p(std::exp(u)); };
-  fn.df = [](double u) { return 1 / (1 + std::exp(-u)); };
-  return fn;
-}
 
 // |x|^2 / 2 per row of [..., d] as [..., 1], from primitives.
 Tensor<double> composite_half_sq_norm(const Tensor<double>& x) {
@@ -33,13 +23,6 @@ double x_sq(const Tensor<double>& x, std::size_t b, std::size_t l) {
   double s = 0;
   for (std::size_t t = 0; t < d; ++t) s += x.value()(b, l, t) * x.value()(b, l, t);
   return s / std::sqrt(double(d));
-}
-
-double max_abs_diff(const Array<double>& a, const Array<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
-  return worst;
 }
 
 }  // namespace
@@ -117,14 +100,14 @@ TEST_CASE("feature maps: stabilisers only rescale rows or slices", "[layers][fea
 TEST_CASE("feature maps: float32 agrees with float64", "[layers][features]") {
   auto x = random_tensor({2, 5, 8}, 8);
   auto w = random_tensor({16, 8}, 9);
-  auto xf = test::to_float(x), wf = test::to_float(w);
-  CHECK(test::max_mixed_error(positive_features(xf, wf, Stabiliser::slice_max, 1e-4).value(),
-                              positive_features(x, w, Stabiliser::slice_max, 1e-4).value()) < 1e-5);
-  CHECK(test::max_mixed_error(hyperbolic_features(xf, wf, Stabiliser::row_max, 1e-4).value(),
-                              hyperbolic_features(x, w, Stabiliser::row_max, 1e-4).value()) < 1e-5);
-  CHECK(test::max_mixed_error(trig_features(xf, wf).value(), trig_features(x, w).value()) < 1e-5);
-  CHECK(test::max_mixed_error(generalized_features(xf, wf, FeatureFunction::relu(), 1e-3).value(),
-                              generalized_features(x, w, FeatureFunction::relu(), 1e-3).value()) < 1e-5);
+  auto xf = to_float(x), wf = to_float(w);
+  CHECK(max_mixed_error(positive_features(xf, wf, Stabiliser::slice_max, 1e-4).value(),
+                        positive_features(x, w, Stabiliser::slice_max, 1e-4).value()) < 1e-5);
+  CHECK(max_mixed_error(hyperbolic_features(xf, wf, Stabiliser::row_max, 1e-4).value(),
+                        hyperbolic_features(x, w, Stabiliser::row_max, 1e-4).value()) < 1e-5);
+  CHECK(max_mixed_error(trig_features(xf, wf).value(), trig_features(x, w).value()) < 1e-5);
+  CHECK(max_mixed_error(generalized_features(xf, wf, FeatureFunction::relu(), 1e-3).value(),
+                        generalized_features(x, w, FeatureFunction::relu(), 1e-3).value()) < 1e-5);
 }
 
 TEST_CASE("feature maps: output widths and shape errors", "[layers][features][errors]") {

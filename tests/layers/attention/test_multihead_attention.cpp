@@ -1,37 +1,24 @@
 #include <cmath>
 
+#include "layers/attention/attention_fixtures.hpp"
 #include "layers/attention/multihead_attention.hpp"
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 namespace {
 
-MultiHeadAttentionConfig small_config(AttentionKernel kernel, bool causal) {
+// A multi-head attention layer's config: 8 wide, 2 heads, 6 features unless told.
+MultiHeadAttentionConfig small_config(AttentionKernel kernel, bool causal, std::size_t width = 8, std::size_t heads = 2,
+                                      std::size_t features = 6) {
   MultiHeadAttentionConfig c;
-  c.model_width = 8;
-  c.heads = 2;
+  c.model_width = width;
+  c.heads = heads;
   c.kernel = kernel;
-  c.features = 6;
+  c.features = features;
   c.causal = causal;
   return c;
-}
-
-FeatureFunction softplus_fn() {
-  FeatureFunction fn;
-  fn.name = "softplus";
-  fn.f = [](double u) { return std::log1p(std::exp(u)); };
-  fn.df = [](double u) { return 1 / (1 + std::exp(-u)); };
-  return fn;
-}
-
-double max_abs_diff(const Array<double>& a, const Array<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
-  return worst;
 }
 
 }  // namespace
@@ -86,18 +73,13 @@ TEST_CASE("multi-head attention: kernel names", "[layers][mha]") {
 TEST_CASE("multi-head attention: recurrent steps equal the causal forward (float32)", "[layers][mha][rnn]") {
   for (AttentionKernel kernel : {AttentionKernel::favor_positive, AttentionKernel::favor_relu}) {
     Rng rng(3);
-    MultiHeadAttentionConfig cfg;
-    cfg.model_width = 32;
-    cfg.heads = 4;
-    cfg.kernel = kernel;
-    cfg.features = 32;
-    cfg.causal = true;
+    auto cfg = small_config(kernel, true, 32, 4, 32);
     cfg.rotary = true;
     cfg.chunk = 8;
     MultiHeadAttention<float> mha(cfg, rng);
     mha.eval();
     const std::size_t B = 2, L = 30;
-    const auto x = test::to_float(random_tensor({B, L, 32}, 4));
+    const auto x = to_float(random_tensor({B, L, 32}, 4));
     const Array<float> full = mha.forward(x).value();
     auto state = mha.initial_state(B);
     double worst = 0;
@@ -178,7 +160,7 @@ TEST_CASE("multi-head attention: float32 agrees with float64; shape errors", "[l
   MultiHeadAttention<double> m64(cfg, r64);
   MultiHeadAttention<float> m32(cfg, r32);
   const auto x = random_tensor({2, 7, 8}, 11);
-  CHECK(test::max_mixed_error(m32.forward(test::to_float(x)).value(), m64.forward(x).value()) < 1e-5);
+  CHECK(max_mixed_error(m32.forward(to_float(x)).value(), m64.forward(x).value()) < 1e-5);
   REQUIRE_THROWS_WITH(m64.forward(random_tensor({2, 7, 6}, 12)),
                       Catch::Contains("MultiHeadAttention") && Catch::Contains("[2,7,6]"));
   const Mask bad = filled_array<std::uint8_t>({2, 5}, 0);

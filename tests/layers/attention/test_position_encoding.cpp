@@ -4,9 +4,7 @@
 #include "test_util.hpp"
 
 using namespace pf;
-using pf::test::random_tensor;
-using pf::test::require_gradcheck;
-using Vec = std::vector<Tensor<double>>;
+using namespace pf::test;
 
 TEST_CASE("rotary: gradcheck, and q.k depends only on the position difference", "[layers][position][gradcheck]") {
   auto x = random_tensor({2, 3, 5, 6}, 1);
