@@ -18,6 +18,7 @@
 #include "engine/ops/shape_ops.hpp"
 #include "engine/ops/softmax.hpp"
 #include "engine/kernels/gemm.hpp"
+#include "engine/io/finite.hpp"
 #include "engine/io/npy.hpp"
 #include "engine/io/safetensors.hpp"
 #include "engine/optim/optimizers.hpp"

@@ -14,6 +14,7 @@
 #include "engine/core/memory.hpp"
 #include "engine/io/safetensors.hpp"
 #include "engine/optim/optimizers.hpp"
+#include "engine/io/finite.hpp"
 #include "models/performer_lm.hpp"
 #include "text_sampling.hpp"
 #include "training_run.hpp"
@@ -50,7 +51,10 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "sampling seed")->capture_default_str();
   app.add_option("--threads", threads, "threads (engine thread pool and OpenBLAS)")->capture_default_str();
   app.add_flag("--timing", timing, "print the time per generated token at increasing lengths");
+  bool allow_nan = false;
+  app.add_flag("--allow-non-finite", allow_nan, "load a checkpoint even if it holds NaN or Inf (refused by default)");
   CLI11_PARSE(app, argc, argv);
+  allow_non_finite(allow_nan);
   try {
     tune_malloc_for_reuse();
     set_num_threads(threads);

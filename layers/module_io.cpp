@@ -5,17 +5,41 @@
 
 #include <fmt/format.h>
 
+#include "engine/io/finite.hpp"
+
 namespace pf {
+
+namespace {
+
+template <class T>
+const Array<T>& values_of(const Tensor<T>& t) { return t.value(); }
+template <class T>
+const Array<T>& values_of(const Array<T>& a) { return a; }
+
+// Every value of every named tensor or array finite, or an error naming the file and the tensor.
+template <class T, class Named>
+void require_all_finite(const Named& named, const std::string& what) {
+  for (const auto& [name, t] : named) {
+    const Array<T>& a = values_of(t);
+    require_finite(a.data(), std::size_t(a.size()), what, name);
+  }
+}
+
+}  // namespace
 
 template <class T>
 void save_module(const Module<T>& module, const std::string& path, const Metadata& metadata) {
-  save_safetensors(path, module.named_state(), metadata);
+  const NamedTensors<T> state = module.named_state();
+  require_all_finite<T>(state, fmt::format("save_module: '{}' not written", path));
+  save_safetensors(path, state, metadata);
 }
 
 template <class T>
 Metadata load_module(Module<T>& module, const std::string& path) {
   const SafetensorsFile file = load_safetensors(path);
-  module.load_state(file.arrays<T>(), path);
+  const NamedArrays<T> arrays = file.arrays<T>();
+  require_all_finite<T>(arrays, fmt::format("load_module: '{}'", path));
+  module.load_state(arrays, path);
   return file.metadata;
 }
 
@@ -24,6 +48,9 @@ void save_checkpoint(const std::string& path, const Module<T>& module, const Opt
                      const Metadata& metadata) {
   const NamedTensors<T> state = module.named_state();
   const OptimizerState<T> opt = optimizer.export_state();
+  const std::string refused = fmt::format("save_checkpoint: '{}' not written (the file there is kept)", path);
+  require_all_finite<T>(state, refused);
+  require_all_finite<T>(opt.arrays, refused);
   std::vector<TensorToSave> views;
   std::set<std::string> names;
   for (const auto& [name, tensor] : state) {
@@ -60,6 +87,8 @@ Metadata load_checkpoint(const SafetensorsFile& file, Module<T>& module, Optimiz
     else model.emplace_back(t.name, t.as<T>());
   }
   opt.scalars = file.metadata;
+  require_all_finite<T>(model, fmt::format("load_checkpoint: '{}'", path));
+  require_all_finite<T>(opt.arrays, fmt::format("load_checkpoint: '{}'", path));
   // Each of import_state and load_state checks everything before writing; if the module part
   // fails after the optimizer took its state, put the optimizer back, so a bad file changes
   // nothing.

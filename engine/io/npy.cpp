@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "engine/io/atomic_file.hpp"
+#include "engine/io/finite.hpp"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "npy I/O assumes a little-endian host");
 
@@ -210,6 +211,7 @@ Array<T> load_npy(const std::string& path) {
     std::transform(raw.begin(), raw.end(), out.begin(), [](double v) { return static_cast<T>(v); });
   }
   if (!in) throw corrupt(path, "cannot read the data");
+  require_finite(out.data(), out.size(), fmt::format("load_npy: '{}'", path), "the array");
   return out;
 }
 

@@ -7,7 +7,8 @@
 // Read: versions 1.0, 2.0 and 3.0, '<f4' or '<f8', C order. The values are converted to T
 // (exact for '<f4' -> double; '<f8' -> float rounds to nearest). Anything else (bad magic,
 // header beyond the file, unparsable header, other dtypes, Fortran order, data size not matching
-// the shape) is a std::runtime_error naming the file and the problem.
+// the shape) is a std::runtime_error naming the file and the problem, and so is a NaN or Inf in
+// the data (engine/io/finite.hpp; allow_non_finite(true) lets it through).
 //
 //   pf::save_npy("x.npy", tensor.value());
 //   pf::Array<float> x = pf::load_npy<float>("x.npy");

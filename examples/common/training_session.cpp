@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "engine/core/memory.hpp"
+#include "engine/io/finite.hpp"
 #include "engine/kernels/thread_pool.hpp"
 
 namespace pf::examples {
@@ -51,6 +52,8 @@ void add_session_flags(CLI::App& app, SessionFlags& flags) {
   app.add_option("--checkpoint", flags.checkpoint, "checkpoint file (safetensors)")->capture_default_str();
   app.add_flag("--resume", flags.resume, "continue the run saved in --checkpoint (bit-exact)");
   app.add_option("--log", flags.log, "JSON-lines curve (default: checkpoint path with .jsonl)");
+  app.add_flag("--allow-non-finite", flags.allow_non_finite,
+               "resume from a checkpoint holding NaN or Inf, and save such state (refused by default)");
 }
 
 Indices take_rows(const Indices& all, const Shard& rows) { return rows_of(all, rows, "batch"); }
@@ -62,6 +65,7 @@ TrainingSession::TrainingSession(std::string program, SessionFlags flags)
   threads_ = flags_.threads > 0 ? flags_.threads : default_threads_per_rank(comm_);
   tune_malloc_for_reuse();
   set_num_threads(threads_);
+  allow_non_finite(flags_.allow_non_finite);
   if (flags_.checkpoint.empty()) throw std::invalid_argument("--checkpoint must name a file");
   log_path_ = !flags_.log.empty() ? flags_.log
                                   : std::filesystem::path(flags_.checkpoint).replace_extension(".jsonl").string();

@@ -41,9 +41,10 @@ struct SessionFlags {
   std::string checkpoint;       // the program sets its default
   bool resume = false;
   std::string log;              // JSON-lines curve; default: the checkpoint path with .jsonl
+  bool allow_non_finite = false;  // resume from (and save) NaN/Inf state instead of refusing it
 };
 // --steps ... --checkpoint-every (add_budget_flags), --weight-decay, --threads, --checkpoint,
-// --resume, --log.
+// --resume, --log, --allow-non-finite.
 void add_session_flags(CLI::App& app, SessionFlags& flags);
 
 // Rows [begin, begin + count) of something with `total` rows that this rank takes.
