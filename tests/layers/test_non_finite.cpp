@@ -33,14 +33,19 @@ std::string file_bytes(const std::string& path) {
   return s.str();
 }
 
-// Adam state after one step on a small MLP, so the checkpoint holds moments.
-void one_step(MLP<float>& mlp, Adam<float>& opt) {
-  Rng rng(2);
-  Tensor<float> loss = sum(mlp(randn<float>({4, 3}, rng)));
-  loss.backward();
-  opt.step();
-  opt.zero_grad();
-}
+// A small MLP and its Adam optimizer after one step, so a checkpoint holds moments.
+struct TrainedMlp {
+  Rng rng{1};
+  MLP<float> mlp{{3, 4, 2}, Activation::tanh, rng};
+  Adam<float> opt{mlp.named_parameters(), AdamOptions{}};
+  TrainedMlp() {
+    Rng data(2);
+    Tensor<float> loss = sum(mlp(randn<float>({4, 3}, data)));
+    loss.backward();
+    opt.step();
+    opt.zero_grad();
+  }
+};
 
 }  // namespace
 
@@ -67,11 +72,9 @@ TEST_CASE("non-finite: a checkpoint is not written from non-finite state, and th
           "[io][non_finite]") {
   TempDir dir("nonfinite");
   const std::string path = dir.file("run.safetensors");
-  Rng rng(1);
-  MLP<float> mlp({3, 4, 2}, Activation::tanh, rng);
-  AdamOptions o;
-  Adam<float> opt(mlp.named_parameters(), o);
-  one_step(mlp, opt);
+  TrainedMlp trained;
+  MLP<float>& mlp = trained.mlp;
+  Adam<float>& opt = trained.opt;
   save_checkpoint(path, mlp, opt);
   const std::string good = file_bytes(path);
   mlp.named_parameters()[1].second.value().data()[0] = std::numeric_limits<float>::infinity();
@@ -85,11 +88,9 @@ TEST_CASE("non-finite: a checkpoint is not written from non-finite state, and th
 TEST_CASE("non-finite: an Inf optimizer moment in a checkpoint is refused on load", "[io][non_finite]") {
   TempDir dir("nonfinite");
   const std::string path = dir.file("run.safetensors");
-  Rng rng(1);
-  MLP<float> mlp({3, 4, 2}, Activation::tanh, rng);
-  AdamOptions o;
-  Adam<float> opt(mlp.named_parameters(), o);
-  one_step(mlp, opt);
+  TrainedMlp trained, fresh;
+  MLP<float>& mlp = trained.mlp;
+  Adam<float>& opt = trained.opt;
   OptimizerState<float> state = opt.export_state();
   REQUIRE(!state.arrays.empty());
   state.arrays[0].second.data()[0] = -std::numeric_limits<float>::infinity();
@@ -99,9 +100,7 @@ TEST_CASE("non-finite: an Inf optimizer moment in a checkpoint is refused on loa
     AllowNonFinite allow(true);
     save_checkpoint(path, mlp, opt);
   }
-  MLP<float> fresh({3, 4, 2}, Activation::tanh, rng);
-  Adam<float> fresh_opt(fresh.named_parameters(), o);
-  REQUIRE_THROWS_WITH(load_checkpoint(path, fresh, fresh_opt), Catch::Contains(path) && Catch::Contains(moment) &&
+  REQUIRE_THROWS_WITH(load_checkpoint(path, fresh.mlp, fresh.opt), Catch::Contains(path) && Catch::Contains(moment) &&
                                                                    Catch::Contains("-inf"));
 }
 
