@@ -1,19 +1,19 @@
 // Roofline probe: what this machine can do at most, so that every other benchmark can say what
 // fraction of it a kernel reaches. Two ceilings:
-//   - float32 FMA throughput: each thread runs independent chains of fused multiply-adds on the
-//     widest xsimd vectors the build targets (enough chains to hide the FMA latency), for
-//     1 .. max threads at once;
+//   - float32 FMA throughput for 1 .. max threads at once: pf::fma_peak
+//     (engine/kernels/peak_probe.hpp), the same probe, with the same short measurement, that the
+//     other benchmarks and the training programs divide by ("peak_gflops" in their JSON);
 //   - memory bandwidth: a sum over (read) and a scaled copy of (read + write) arrays far larger
 //     than the caches, split over 1 .. max threads.
 // One JSON object per line:
-//   {"bench":"roofline","kind":"fma_f32","threads":t,"gflops":..,"vector_bits":512,"cpu":"..."}
+//   {"bench":"roofline","kind":"fma_f32","threads":t,"gflops":..,"vector_bits":512,"seconds":..,
+//    "cpu":"...","openblas_coretype":"...","probe_s":..,"bursts":..}   (seconds: the best burst)
 //   {"bench":"roofline","kind":"read"|"copy","threads":t,"gbytes_per_s":..,"bytes":..}
 // Usage: roofline [max_threads] (default: the hardware threads). Run it on a quiet machine.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,17 +21,13 @@
 #include <fmt/format.h>
 #include <xsimd/xsimd.hpp>
 
+#include "engine/kernels/peak_probe.hpp"
+
+using namespace pf;
+
 namespace {
 
 using Batch = xsimd::batch<float>;
-constexpr int kChains = 16;  // independent accumulators: latency (4-5 cycles) x 2 FMA ports, plus slack
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
 
 // Runs fn(thread index) on `threads` threads that start together; returns the wall seconds of
 // the slowest.
@@ -55,32 +51,15 @@ double run_threads(int threads, F fn) {
   return *std::max_element(seconds.begin(), seconds.end());
 }
 
-// kChains x `iterations` FMAs of one vector each; the result is returned so nothing is elided.
-float fma_chains(long iterations, float seed) {
-  Batch acc[kChains];
-  for (int c = 0; c < kChains; ++c) acc[c] = Batch(seed + float(c) * 1e-3f);
-  const Batch a(0.999999f), b(1e-7f);
-  for (long i = 0; i < iterations; ++i)
-    for (int c = 0; c < kChains; ++c) acc[c] = xsimd::fma(acc[c], a, b);
-  Batch total(0.0f);
-  for (int c = 0; c < kChains; ++c) total += acc[c];
-  return xsimd::hadd(total);
-}
-
 volatile float g_sink = 0;
 
-void probe_fma(int threads, const std::string& cpu) {
-  const long iterations = 60'000'000;
-  const double flops_per_thread = 2.0 * kChains * double(Batch::size) * double(iterations);
-  std::vector<double> runs;
-  for (int repeat = 0; repeat < 5; ++repeat)
-    runs.push_back(run_threads(threads, [&](int t) { g_sink = g_sink + fma_chains(iterations, float(t)); }));
-  std::sort(runs.begin(), runs.end());
-  const double best = runs.front();  // a ceiling: the least disturbed run
+void print_fma_peak(int threads, const std::string& cpu) {
+  const FmaPeak& peak = fma_peak(threads);
   fmt::print("{{\"bench\":\"roofline\",\"kind\":\"fma_f32\",\"threads\":{},\"gflops\":{:.1f},\"vector_bits\":{},"
-             "\"seconds\":{:.4f},\"cpu\":\"{}\",\"openblas_coretype\":\"{}\"}}\n",
-             threads, flops_per_thread * threads / best / 1e9, Batch::size * 32, best, cpu,
-             std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "unset");
+             "\"seconds\":{:.4f},\"cpu\":\"{}\",\"openblas_coretype\":\"{}\",\"probe_s\":{:.3f},\"bursts\":{}}}\n",
+             threads, peak.gflops, peak.vector_bits, peak.burst_seconds, cpu,
+             std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "unset", peak.probe_seconds,
+             peak.bursts);
 }
 
 void probe_memory(int threads) {
@@ -127,8 +106,8 @@ void probe_memory(int threads) {
 int main(int argc, char** argv) {
   const int hardware = int(std::max(1u, std::thread::hardware_concurrency()));
   const int max_threads = argc > 1 ? std::max(1, std::atoi(argv[1])) : hardware;
-  const std::string cpu = cpu_model();
-  for (int t = 1; t <= max_threads; ++t) probe_fma(t, cpu);
+  const std::string cpu = cpu_model_name();
+  for (int t = 1; t <= max_threads; ++t) print_fma_peak(t, cpu);
   for (int t = 1; t <= max_threads; ++t) probe_memory(t);
   return 0;
 }
