@@ -8,6 +8,12 @@
 // comparison with exact attention is end to end from q, k, v. Times are the minimum over reps.
 // peak_bytes: the pool's peak of live tensor bytes during one forward+backward, minus the live
 // bytes before it (inputs and the projection are excluded; their gradients are included).
+// Utilisation: "fwdbwd_flops" counts the matrix products of forward + backward, feature maps
+// included (models/performer_flops.hpp: attention_flops x B x H; causal FAVOR counts the same
+// products as bidirectional), "gflops" = fwdbwd_flops / fwdbwd_s, "peak_gflops" the FMA probe's
+// float32 peak at these threads (engine/kernels/peak_probe.hpp, as bench/roofline prints it) and
+// "peak_fraction" = gflops / peak_gflops; "op_gflops" and "op_peak_fraction" the same for the
+// attention op alone (without the feature maps' products).
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -19,12 +25,14 @@
 #include <fmt/format.h>
 
 #include "engine/kernels/gemm.hpp"
+#include "engine/kernels/peak_probe.hpp"
 #include "engine/core/memory.hpp"
 #include "engine/core/random.hpp"
 #include "layers/attention/exact_attention.hpp"
 #include "layers/attention/favor_attention.hpp"
 #include "layers/attention/feature_maps.hpp"
 #include "layers/attention/random_projection.hpp"
+#include "models/performer_flops.hpp"
 
 using namespace pf;
 using Clock = std::chrono::steady_clock;
@@ -39,6 +47,7 @@ struct Config {
   std::string only;      // run one impl (plus nothing else) when set
   std::size_t len = 0;   // run one length when set
   std::size_t batch = 1, heads = 8, d = 64, m = 256;
+  double peak_gflops = 0;  // the FMA probe's peak at `threads`
 };
 
 struct Measurement {
@@ -85,11 +94,26 @@ Measurement measure(const AttentionFn& fn, std::size_t len, const Config& cfg, c
   return best;
 }
 
+// The products of one impl over all B x H slices (the exact rows are bidirectional).
+FlopCount attention_count(const std::string& impl, std::size_t len, const Config& cfg) {
+  const bool exact = impl == "exact", causal = impl.rfind("favor_causal", 0) == 0;
+  return attention_flops(exact ? AttentionKernel::exact : AttentionKernel::favor_positive, causal, len, cfg.d, cfg.m)
+      .scaled(double(cfg.batch * cfg.heads));
+}
+
 void print(const std::string& impl, std::size_t len, const Config& cfg, const Measurement& r, std::size_t chunk = 0,
            const std::string& note = "") {
-  std::string extra;
-  if (r.op_fwdbwd_s > 0)
-    extra += fmt::format(",\"op_fwdbwd_s\":{:.6g},\"op_peak_bytes\":{}", r.op_fwdbwd_s, r.op_peak_bytes);
+  const FlopCount flops = attention_count(impl, len, cfg);
+  const double gflops = flops.training() / r.fwdbwd_s / 1e9;
+  std::string extra = fmt::format(",\"fwdbwd_flops\":{:.6g},\"gflops\":{:.2f},\"peak_gflops\":{:.1f},\"peak_fraction\":{:.4f}",
+                                  flops.training(), gflops, cfg.peak_gflops, gflops / cfg.peak_gflops);
+  if (r.op_fwdbwd_s > 0) {
+    FlopCount op = flops;
+    op.feature_maps = 0;
+    const double op_gflops = op.training() / r.op_fwdbwd_s / 1e9;
+    extra += fmt::format(",\"op_fwdbwd_s\":{:.6g},\"op_peak_bytes\":{},\"op_gflops\":{:.2f},\"op_peak_fraction\":{:.4f}",
+                         r.op_fwdbwd_s, r.op_peak_bytes, op_gflops, op_gflops / cfg.peak_gflops);
+  }
   if (chunk) extra += fmt::format(",\"chunk\":{}", chunk);
   if (!note.empty()) extra += fmt::format(",\"note\":\"{}\"", note);
   const double tokens = double(cfg.batch * len);
@@ -135,6 +159,7 @@ int main(int argc, char** argv) {
     }
   }
   set_num_threads(cfg.threads);
+  cfg.peak_gflops = fma_peak(cfg.threads).gflops;
   tune_malloc_for_reuse();
   RandomProjection<float> projection({cfg.m, cfg.d, ProjectionKind::orthogonal, RowNorm::chi}, 7);
   const Tensor<float> w = projection.matrix();
@@ -223,6 +248,9 @@ int main(int argc, char** argv) {
     const auto& t = results[{"favor_causal", ref}];
     const auto& e = results[{"exact", ref}];
     auto per_token = [&](const char* impl, std::size_t len) { return results[{impl, len}].fwdbwd_s / double(len); };
+    auto fraction_of_peak = [&](const char* impl, const Measurement& r) {
+      return attention_count(impl, ref, cfg).training() / r.fwdbwd_s / 1e9 / cfg.peak_gflops;
+    };
     const std::size_t top = std::min<std::size_t>(cfg.max_len, 16384);
     fmt::print(
         "{{\"bench\":\"attention_targets\",\"L\":{},\"chunked_over_bidir_fwdbwd\":{:.3f},"
@@ -230,12 +258,14 @@ int main(int argc, char** argv) {
         "\"per_token_over_bidir_peak\":{:.3f},\"chunked_over_bidir_op_peak\":{:.3f},"
         "\"per_token_over_bidir_op_peak\":{:.3f},\"exact_over_bidir_fwdbwd\":{:.2f},"
         "\"exact_over_chunked_fwdbwd\":{:.2f},\"bidir_per_token_time_{}_over_1024\":{:.3f},"
-        "\"chunked_per_token_time_{}_over_1024\":{:.3f}}}\n",
+        "\"chunked_per_token_time_{}_over_1024\":{:.3f},\"bidir_peak_fraction\":{:.4f},"
+        "\"chunked_peak_fraction\":{:.4f},\"peak_gflops\":{:.1f}}}\n",
         ref, c.fwdbwd_s / b.fwdbwd_s, t.fwdbwd_s / b.fwdbwd_s, double(c.peak_bytes) / b.peak_bytes,
         double(t.peak_bytes) / b.peak_bytes, double(c.op_peak_bytes) / b.op_peak_bytes,
         double(t.op_peak_bytes) / b.op_peak_bytes, e.fwdbwd_s / b.fwdbwd_s, e.fwdbwd_s / c.fwdbwd_s, top,
         per_token("favor_bidir", top) / per_token("favor_bidir", 1024), top,
-        per_token("favor_causal_chunked", top) / per_token("favor_causal_chunked", 1024));
+        per_token("favor_causal_chunked", top) / per_token("favor_causal_chunked", 1024),
+        fraction_of_peak("favor_bidir", b), fraction_of_peak("favor_causal_chunked", c), cfg.peak_gflops);
   }
   return 0;
 }

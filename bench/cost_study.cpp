@@ -16,6 +16,10 @@
 // so inputs, parameters and optimizer state are excluded and activations, features and gradients
 // are included. A method stops at the first length whose predicted time (last time x the last
 // growth factor) exceeds --time-cap, or past --max-exact-length for exact attention.
+// Utilisation: "fwdbwd_flops" counts a point's matrix products (models/performer_flops.hpp; the
+// model step's Adam update is not counted), "gflops" = fwdbwd_flops / fwdbwd_s, "peak_fraction" =
+// gflops / "peak_gflops", the FMA probe's float32 peak at these threads
+// (engine/kernels/peak_probe.hpp, as bench/roofline prints it).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -30,6 +34,7 @@
 #include <fmt/format.h>
 
 #include "engine/kernels/gemm.hpp"
+#include "engine/kernels/peak_probe.hpp"
 #include "engine/core/memory.hpp"
 #include "engine/optim/optimizers.hpp"
 #include "engine/core/random.hpp"
@@ -37,6 +42,7 @@
 #include "layers/attention/favor_attention.hpp"
 #include "layers/attention/feature_maps.hpp"
 #include "layers/attention/random_projection.hpp"
+#include "models/performer_flops.hpp"
 #include "models/performer_lm.hpp"
 #include "json_lines_tee.hpp"
 #include "svg_plot.hpp"
@@ -58,6 +64,7 @@ struct Options {
   bool quick = false;
   bool skip_layer = false, skip_model = false;
   std::string out, plot;
+  double peak_gflops = 0;  // the FMA probe's peak at --threads
 };
 
 const char* const kImpls[] = {"exact", "favor_bidir", "favor_causal"};
@@ -164,6 +171,16 @@ std::function<void()> model_step(const std::string& impl, std::size_t length, co
   };
 }
 
+// The matrix-product FLOPs of one forward + backward of a point.
+double point_flops(const std::string& part, const std::string& impl, std::size_t length, const Options& o) {
+  if (part == "layer")
+    return attention_flops(impl == "exact" ? AttentionKernel::exact : AttentionKernel::favor_positive,
+                           impl == "favor_causal", length, o.head_dim, o.features)
+               .training() *
+           double(o.batch * o.heads);
+  return lm_flops_per_token(model_config(impl, length, o)).training() * double(o.batch * length);
+}
+
 std::string part_settings(const std::string& part, const Options& o) {
   if (part == "layer")
     return fmt::format("\"batch\":{},\"heads\":{},\"d\":{},\"M\":{}", o.batch, o.heads, o.head_dim, o.features);
@@ -203,12 +220,14 @@ std::map<std::string, std::vector<Point>> run_part(const std::string& part, cons
       }
       release_cached_memory();  // the next length uses other sizes
       points.push_back(point);
-      const double tokens = double(o.batch * length);
+      const double tokens = double(o.batch * length), flops = point_flops(part, impl, length, o);
+      const double gflops = flops / point.seconds / 1e9;
       json.emit(fmt::format(
           "{{\"bench\":\"cost_study\",\"part\":\"{}\",\"impl\":\"{}\",\"L\":{},{},\"threads\":{},\"fwdbwd_s\":{:.6g},"
-          "\"peak_bytes\":{},\"us_per_token\":{:.4g}}}",
+          "\"peak_bytes\":{},\"us_per_token\":{:.4g},\"fwdbwd_flops\":{:.6g},\"gflops\":{:.2f},\"peak_gflops\":{:.1f},"
+          "\"peak_fraction\":{:.4f}}}",
           part, impl, length, part_settings(part, o), o.threads, point.seconds, point.peak_bytes,
-          1e6 * point.seconds / tokens));
+          1e6 * point.seconds / tokens, flops, gflops, o.peak_gflops, gflops / o.peak_gflops));
     }
   }
   return results;
@@ -283,12 +302,13 @@ int main(int argc, char** argv) {
                                               "--time-cap > 0 (got {}, {}, {}, {}, {})",
                                               o.min_length, o.max_length, o.reps, o.threads, o.time_cap));
     set_num_threads(o.threads);
+    o.peak_gflops = fma_peak(o.threads).gflops;
     tune_malloc_for_reuse();
     JsonLines json(o.out);
     json.emit(fmt::format("{{\"bench\":\"cost_study\",\"what\":\"settings\",\"threads\":{},\"reps\":{},"
                           "\"time_cap_s\":{},\"max_exact_length\":{},\"malloc\":\"tune_malloc_for_reuse (M_MMAP_MAX=0, "
-                          "large M_TRIM_THRESHOLD)\",\"dtype\":\"float32\"}}",
-                          o.threads, o.reps, o.time_cap, o.max_exact_length));
+                          "large M_TRIM_THRESHOLD)\",\"dtype\":\"float32\",\"peak_gflops\":{:.1f}}}",
+                          o.threads, o.reps, o.time_cap, o.max_exact_length, o.peak_gflops));
     PlotFigure figure;
     figure.title = "Cost vs sequence length (log-log; least-squares slopes in the legends)";
     figure.columns = 2;

@@ -2,7 +2,10 @@
 // PERFORMER_GEMM=blas) against direct cblas_sgemm calls on the same shapes, timed interleaved.
 // Prints one JSON object per line:
 //   {"bench":"matmul","shape":"...","dtype":"f32","threads":2,"backend":"packed","pass":"fwd"|"fwdbwd",
-//    "op_s":..,"sgemm_s":..,"ratio":sgemm_s/op_s,"op_gflops":..,"sgemm_gflops":..}
+//    "op_s":..,"sgemm_s":..,"ratio":sgemm_s/op_s,"op_gflops":..,"sgemm_gflops":..,"peak_gflops":..,
+//    "peak_fraction":op_gflops/peak_gflops,"sgemm_peak_fraction":sgemm_gflops/peak_gflops}
+// peak_gflops: the FMA probe's float32 peak at these threads (engine/kernels/peak_probe.hpp, as
+// bench/roofline prints it), measured once before the products.
 // Usage: matmul_bench [threads]
 #include <cblas.h>
 
@@ -10,6 +13,7 @@
 
 #include "bench_util.hpp"
 #include "engine/kernels/gemm.hpp"
+#include "engine/kernels/peak_probe.hpp"
 #include "engine/ops/matmul.hpp"
 #include "engine/core/memory.hpp"
 #include "engine/core/random.hpp"
@@ -22,7 +26,7 @@ struct Case {
   std::size_t batch, n, k, p;
 };
 
-void run_case(const Case& c, int threads) {
+void run_case(const Case& c, int threads, double peak_gflops) {
   Rng rng(42);
   const Shape sa = c.batch > 1 ? Shape{c.batch, c.n, c.k} : Shape{c.n, c.k};
   const Shape sb = c.batch > 1 ? Shape{c.batch, c.k, c.p} : Shape{c.k, c.p};
@@ -65,9 +69,10 @@ void run_case(const Case& c, int threads) {
     const double pass_flops = std::string(pass) == "fwd" ? flops : 3 * flops;
     fmt::print("{{\"bench\":\"matmul\",\"shape\":\"{}\",\"dtype\":\"f32\",\"threads\":{},\"backend\":\"{}\","
                "\"pass\":\"{}\",\"op_s\":{:.6g},\"sgemm_s\":{:.6g},\"ratio\":{:.4f},\"op_gflops\":{:.2f},"
-               "\"sgemm_gflops\":{:.2f}}}\n",
+               "\"sgemm_gflops\":{:.2f},\"peak_gflops\":{:.1f},\"peak_fraction\":{:.4f},\"sgemm_peak_fraction\":{:.4f}}}\n",
                shape, threads, gemm_backend_name(gemm_backend()), pass, op_s, raw_s, raw_s / op_s,
-               pass_flops / op_s / 1e9, pass_flops / raw_s / 1e9);
+               pass_flops / op_s / 1e9, pass_flops / raw_s / 1e9, peak_gflops, pass_flops / op_s / 1e9 / peak_gflops,
+               pass_flops / raw_s / 1e9 / peak_gflops);
   }
 }
 
@@ -77,13 +82,14 @@ int main(int argc, char** argv) {
   const int threads = bench::threads_from(argc, argv);
   tune_malloc_for_reuse();
   set_num_threads(threads);
-  for (std::size_t s : {256, 512, 1024, 2048}) run_case({1, s, s, s}, threads);
-  run_case({8, 512, 64, 512}, threads);
+  const double peak = fma_peak(threads).gflops;  // before any BLAS call: its idle threads may spin
+  for (std::size_t s : {256, 512, 1024, 2048}) run_case({1, s, s, s}, threads, peak);
+  run_case({8, 512, 64, 512}, threads, peak);
   // The shape of a Performer block's projection: [B*L, D] x [D, 3D] with B*L = 16*256.
-  run_case({1, 4096, 128, 384}, threads);
+  run_case({1, 4096, 128, 384}, threads, peak);
   // A chunked causal FAVOR+ block: per (batch, head) slice, 32 tokens x 64 features x 33 values.
-  run_case({64, 32, 64, 33}, threads);
-  run_case({64, 256, 32, 64}, threads);
+  run_case({64, 32, 64, 33}, threads, peak);
+  run_case({64, 256, 32, 64}, threads, peak);
   const MemoryStats m = memory_stats();
   fmt::print("{{\"bench\":\"matmul_memory\",\"fresh_allocations\":{},\"reused_allocations\":{}}}\n",
              m.fresh_allocations, m.reused_allocations);

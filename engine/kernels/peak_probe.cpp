@@ -69,18 +69,19 @@ FmaPeak measure_fma_peak(int threads, double seconds) {
         fmt::format("measure_fma_peak: need threads >= 1 and seconds > 0, got threads {} and seconds {}", threads, seconds));
   const auto start = Clock::now();
   // Calibrate on one thread: grow the burst until it is long enough to time, then scale it to
-  // about a tenth of the budget (at most 10 ms), so that several bursts fit.
+  // 2 ms (less for a budget under 40 ms): short enough that on a shared machine some bursts
+  // fall inside one scheduler time slice, so the best burst is still the undisturbed rate.
   long iterations = 1 << 12;
   double t = burst(1, iterations);
   while (t < 5e-4 && iterations < (1L << 40)) iterations *= 4, t = burst(1, iterations);
-  const double target = std::min(seconds / 10, 0.01);
+  const double target = std::min(seconds / 20, 0.002);
   iterations = std::max(1L, long(double(iterations) * target / std::max(t, 1e-9)));
   const double flops = 2.0 * kChains * double(Batch::size) * double(iterations) * threads;
 
   FmaPeak peak;
   peak.threads = threads;
   peak.vector_bits = int(Batch::size * 32);
-  while (peak.bursts < 3 || seconds_since(start) < seconds) {
+  while (peak.bursts < 5 || seconds_since(start) < seconds) {
     const double s = burst(threads, iterations);
     ++peak.bursts;
     if (peak.burst_seconds == 0 || s < peak.burst_seconds) peak.burst_seconds = s;

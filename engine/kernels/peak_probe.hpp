@@ -3,7 +3,7 @@
 //
 // Each of `threads` threads runs independent chains of fused multiply-adds on the widest xsimd
 // vectors the build targets (enough chains to hide the FMA latency on two FMA ports), in short
-// bursts that start together; the peak is the best burst (the least disturbed one), counting
+// bursts (about 2 ms) that start together; the peak is the best burst (the least disturbed one), counting
 // 2 FLOPs per multiply-add. The threads are plain std::threads, not the engine's pool, so the
 // probe measures the cores and not the pool's scheduling.
 #pragma once
