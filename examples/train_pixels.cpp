@@ -24,6 +24,7 @@
 #include "engine/ops/softmax.hpp"
 #include "models/performer_classifier.hpp"
 #include "model_flags.hpp"
+#include "models/performer_flops.hpp"
 #include "models/performer_lm.hpp"
 #include "pixel_data.hpp"
 #include "pixel_generation.hpp"
@@ -210,6 +211,9 @@ int run(Options o) {
 
   TrainingHooks<float> hooks;
   hooks.rate_unit = classify ? "img" : "tok";
+  hooks.flops_per_unit = (classify ? classifier_flops_per_sequence(o.model, 10, parse_pooling(o.pooling),
+                                                                   o.input == "patches" ? o.patch * o.patch : 0)
+                                   : lm_flops_per_token(o.model)).training();
   hooks.curve_metric = classify ? CurveMetric{"test_accuracy", "test accuracy (%)", 100} : CurveMetric{"test_bits_per_dim", "test bits/dim"};
   if (classify) {
     hooks.next_loss = [&] {

@@ -19,6 +19,7 @@
 #include "engine/ops/elementwise.hpp"
 #include "fasta.hpp"
 #include "model_flags.hpp"
+#include "models/performer_flops.hpp"
 #include "models/performer_lm.hpp"
 #include "training_session.hpp"
 
@@ -193,6 +194,7 @@ int run(Options o) {
                                  {"heldout_perplexity", last.perplexity}, {"elapsed_s", run.elapsed_seconds}});
   };
   hooks.curve_metric = {"heldout_accuracy", "held-out accuracy (%)", 100};
+  hooks.flops_per_unit = lm_flops_per_token(o.model).training();  // per sequence token, padding included
   const TrainingSummary summary = session.train(hooks);
   const RunState& run = session.run();
   session.print("trained {} steps in {} ({:.0f} tokens/s); held-out accuracy {:.2f}%, perplexity {:.3f} ({}, {})\n",

@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "models/performer_flops.hpp"
 #include "models/performer_lm.hpp"
 #include "model_flags.hpp"
 #include "progress.hpp"
@@ -116,6 +117,7 @@ int run(Options o) {
     return fmt::format("step {}: validation {:.4f} bits/char ({} trained)", run.step, bpc, format_duration(run.elapsed_seconds));
   };
   hooks.rate_key = "tokens_per_s";
+  hooks.flops_per_unit = lm_flops_per_token(o.model).training();
   hooks.curve_metric = {"val_bpc", "validation bits/char"};
   const TrainingSummary summary = session.train(hooks);
   const RunState& run = session.run();

@@ -8,9 +8,21 @@
 #include <fmt/format.h>
 
 #include "engine/core/memory.hpp"
+#include "engine/kernels/peak_probe.hpp"
+#include "engine/kernels/thread_pool.hpp"
 #include "engine/optim/schedule.hpp"
 
 namespace pf::examples {
+namespace {
+
+// "tok" -> "token", "img" -> "image" (the progress line's short units, spelled out).
+std::string unit_word(const std::string& unit) {
+  if (unit == "tok") return "token";
+  if (unit == "img") return "image";
+  return unit;
+}
+
+}  // namespace
 
 void add_budget_flags(CLI::App& app, TrainingBudget& budget) {
   app.add_option("--steps", budget.steps, "training steps (0: train for --minutes)")->capture_default_str();
@@ -47,6 +59,25 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
   if (distributed && hooks.comm->rank() != 0) progress.set_quiet(true);
   TrainingSummary summary;
   double step_seconds = 0, units = 0, loss_ema = NAN;
+  summary.rate_unit = hooks.rate_unit;
+  summary.threads = num_threads();
+  summary.ranks = distributed ? hooks.comm->size() : 1;
+  if (hooks.flops_per_unit > 0) {
+    // Every rank probes its cores at the same moment, so ranks that share a machine share it as
+    // they do in training; the run's peak is the sum over the ranks.
+    std::vector<double> peak = {fma_peak(summary.threads).gflops};
+    if (distributed) hooks.comm->allreduce_sum(peak.data(), peak.size());
+    summary.flops_per_unit = hooks.flops_per_unit;
+    summary.peak_gflops = peak[0];
+    progress.message(fmt::format("model: {:.4g} MFLOP per {} (forward + backward); FMA probe peak {:.0f} GFLOP/s on {} "
+                                 "thread(s){}",
+                                 hooks.flops_per_unit / 1e6, unit_word(hooks.rate_unit), summary.peak_gflops,
+                                 summary.threads, summary.ranks > 1 ? fmt::format(" x {} ranks", summary.ranks) : ""));
+  }
+  // Achieved GFLOP/s over this run's steps so far (all ranks), into the summary.
+  auto update_utilisation = [&] {
+    if (summary.flops_per_unit > 0 && step_seconds > 0) summary.gflops = units / step_seconds * summary.flops_per_unit / 1e9;
+  };
   std::size_t fresh_after_warmup = 0;  // fresh pool bytes taken inside steps after the third
 
   // The curve's SVG, redrawn from the log after every evaluation; a failure to draw it is a
@@ -75,6 +106,12 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
       hooks.evaluate();
     }
     model.train();
+    update_utilisation();
+    if (summary.gflops > 0)
+      log.write("utilisation", {{"step", double(run.step)}, {"elapsed_s", run.elapsed_seconds},
+                                {hooks.rate_key, units / step_seconds}, {"flops_per_unit", summary.flops_per_unit},
+                                {"gflops", summary.gflops}, {"peak_gflops", summary.peak_gflops},
+                                {"peak_fraction", summary.peak_fraction()}});
     plot();
   };
   std::int64_t total_steps = budget.steps > 0 ? budget.steps : run.total_steps;
@@ -152,6 +189,20 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
   hooks.save();
   summary.seconds_this_run = step_seconds;
   summary.units_per_second = step_seconds > 0 ? units / step_seconds : 0;
+  update_utilisation();
+  // The end-of-run record: this run's rate and, when the FLOPs are counted, its utilisation.
+  if (summary.gflops > 0)
+    log.write("summary", {{"step", double(run.step)}, {"steps_this_run", double(summary.steps_this_run)},
+                          {"train_s", step_seconds}, {"elapsed_s", run.elapsed_seconds},
+                          {hooks.rate_key, summary.units_per_second}, {"flops_per_unit", summary.flops_per_unit},
+                          {"gflops", summary.gflops}, {"peak_gflops", summary.peak_gflops},
+                          {"peak_fraction", summary.peak_fraction()}, {"threads", double(summary.threads)},
+                          {"ranks", double(summary.ranks)}});
+  else
+    log.write("summary", {{"step", double(run.step)}, {"steps_this_run", double(summary.steps_this_run)},
+                          {"train_s", step_seconds}, {"elapsed_s", run.elapsed_seconds},
+                          {hooks.rate_key, summary.units_per_second}, {"threads", double(summary.threads)},
+                          {"ranks", double(summary.ranks)}});
   return summary;
 }
 
@@ -160,6 +211,11 @@ template TrainingSummary train_for_budget<float>(Module<float>&, Optimizer<float
 
 void print_run_footer(const TrainingSummary& summary, const std::string& checkpoint, const std::string& log_path) {
   const auto mib = [](std::size_t bytes) { return fmt::format("{:.0f} MiB", double(bytes) / (1 << 20)); };
+  if (summary.gflops > 0)
+    fmt::print("utilisation: {:.4g} MFLOP per {} (forward + backward, matrix products), {:.1f} GFLOP/s = {:.1f}% of "
+               "the FMA probe's {:.0f} GFLOP/s on {} thread(s){}\n",
+               summary.flops_per_unit / 1e6, unit_word(summary.rate_unit), summary.gflops, 100 * summary.peak_fraction(),
+               summary.peak_gflops, summary.threads, summary.ranks > 1 ? fmt::format(" x {} ranks", summary.ranks) : "");
   fmt::print("memory: peak RSS {}, tensors peak {}; fresh memory per step after warm-up {} bytes\n", mib(peak_rss_bytes()),
              mib(memory_stats().peak_live_bytes), summary.fresh_bytes_per_step);
   fmt::print("process CPU time {:.0f} s (all threads) for {} of training\n", double(std::clock()) / CLOCKS_PER_SEC,

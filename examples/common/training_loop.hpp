@@ -59,6 +59,11 @@ struct TrainingHooks {
   GradientAverager<T>* gradients = nullptr;
   // The metric of the eval lines to plot with the training loss, in the log's .svg (see curve_plot.hpp).
   CurveMetric curve_metric;
+  // Forward + backward FLOPs of one unit of next_loss (models/performer_flops.hpp); > 0 turns on
+  // the utilisation report: achieved GFLOP/s against the FMA probe's peak at the run's threads
+  // (engine/kernels/peak_probe.hpp), in the summary, the "utilisation" line after every
+  // evaluation and the end-of-run "summary" line of the log. 0: not known, not reported.
+  double flops_per_unit = 0;
 };
 
 struct TrainingSummary {
@@ -67,6 +72,12 @@ struct TrainingSummary {
   double units_per_second = 0;
   std::size_t fresh_bytes_per_step = 0;  // pool allocations of a step after warm-up (0 = all reused)
   std::string plot_path;                 // the curve's SVG, when one was written
+  // Utilisation (when TrainingHooks::flops_per_unit > 0, else 0): achieved GFLOP/s of this run's
+  // steps over all ranks, and the FMA probe's peak for the threads of all ranks.
+  const char* rate_unit = "tok";
+  double flops_per_unit = 0, gflops = 0, peak_gflops = 0;
+  int threads = 1, ranks = 1;  // per rank, and ranks
+  double peak_fraction() const { return peak_gflops > 0 ? gflops / peak_gflops : 0; }
 };
 
 // Trains until the budget is spent, evaluating and saving per the budget, then evaluates and
@@ -75,8 +86,8 @@ template <class T>
 TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunState& run,
                                  const TrainingBudget& budget, const TrainingHooks<T>& hooks, JsonlLog& log);
 
-// The closing lines of every training program: peak memory (RSS and tensors) and the fresh
-// memory a step took, the CPU time the process got (on a shared machine the wall-clock budget
+// The closing lines of every training program: the utilisation (FLOPs per unit, GFLOP/s, fraction
+// of the probe's peak) when counted, peak memory (RSS and tensors) and the fresh memory a step took, the CPU time the process got (on a shared machine the wall-clock budget
 // buys less of it), and where the checkpoint, the curve and its plot are.
 void print_run_footer(const TrainingSummary& summary, const std::string& checkpoint, const std::string& log_path);
 
