@@ -8,11 +8,13 @@
 //   trained_attention_error --checkpoint runs/protein_masked_favor-positive.safetensors --out err.jsonl
 //
 // One JSON object per layer on stdout (and appended to --out), tagged with --label.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -89,7 +91,8 @@ std::vector<HeldOutBatch> protein_batches(const Options& o, const Metadata& m, c
 }
 
 int run(const Options& o) {
-  set_num_threads(o.threads);
+  if (o.threads < 0) throw std::invalid_argument(fmt::format("--threads must be >= 0, got {}", o.threads));
+  set_num_threads(o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency())));
   allow_non_finite(o.allow_non_finite);
   if (!std::filesystem::exists(o.checkpoint))
     throw std::runtime_error(fmt::format("--checkpoint '{}' does not exist", o.checkpoint));
@@ -152,7 +155,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", o.batch, "held-out sequences per batch")->capture_default_str();
   app.add_option("--batches", o.batches, "held-out batches")->capture_default_str();
   app.add_option("--held-out", o.held_out, "train_protein's held-out fraction (the split must match)")->capture_default_str();
-  app.add_option("--threads", o.threads, "threads")->capture_default_str();
+  app.add_option("--threads", o.threads, "threads (0: all cores)")->capture_default_str();
   app.add_flag("--allow-non-finite", o.allow_non_finite, "load a checkpoint holding NaN or Inf");
   CLI11_PARSE(app, argc, argv);
   return run_program("trained_attention_error", [&] { return run(o); });
