@@ -132,7 +132,7 @@ TEST_CASE("attention error: the FAVOR twin computes what the layer computes, up 
   CHECK(std::equal(kept.begin(), kept.end(), layer.projection().data()));
 }
 
-TEST_CASE("attention error: small with many random features, larger with few; a redraw changes it",
+TEST_CASE("attention error: small with many random features, larger with few, changed by a redraw",
           "[trained_attention_error]") {
   std::vector<LayerAttentionError> many;
   const double with_many = relative_error_of_model(512, &many);
