@@ -9,6 +9,7 @@
 #include "engine/core/memory.hpp"
 #include "engine/io/finite.hpp"
 #include "engine/kernels/thread_pool.hpp"
+#include "init_from.hpp"
 
 namespace pf::examples {
 namespace {
@@ -51,6 +52,9 @@ void add_session_flags(CLI::App& app, SessionFlags& flags) {
       ->capture_default_str();
   app.add_option("--checkpoint", flags.checkpoint, "checkpoint file (safetensors)")->capture_default_str();
   app.add_flag("--resume", flags.resume, "continue the run saved in --checkpoint (bit-exact)");
+  app.add_option("--init-from", flags.init_from,
+                 "start a new run (step 0, fresh optimizer) from the weights of this checkpoint of the same program; "
+                 "--attention may differ (FAVOR random projections are drawn fresh)");
   app.add_option("--log", flags.log, "JSON-lines curve (default: checkpoint path with .jsonl)");
   app.add_flag("--allow-non-finite", flags.allow_non_finite,
                "resume from a checkpoint holding NaN or Inf, and save such state (refused by default)");
@@ -67,6 +71,11 @@ TrainingSession::TrainingSession(std::string program, SessionFlags flags)
   set_num_threads(threads_);
   allow_non_finite(flags_.allow_non_finite);
   if (flags_.checkpoint.empty()) throw std::invalid_argument("--checkpoint must name a file");
+  if (flags_.resume && !flags_.init_from.empty())
+    throw std::invalid_argument(fmt::format(
+        "--resume and --init-from '{}' conflict: --resume continues the run saved in --checkpoint '{}' (its step, "
+        "optimizer and schedule), --init-from starts a new run from another checkpoint's weights; pass one of them",
+        flags_.init_from, flags_.checkpoint));
   log_path_ = !flags_.log.empty() ? flags_.log
                                   : std::filesystem::path(flags_.checkpoint).replace_extension(".jsonl").string();
 }
@@ -94,6 +103,8 @@ void TrainingSession::start(Module<float>& model, const PerformerConfig& config)
     run_ = load_run(flags_.checkpoint, model, *optimizer_);
     data_rng_.set_state(run_.data_rng);
     print("resumed {} at step {} ({} trained)\n", flags_.checkpoint, run_.step, format_duration(run_.elapsed_seconds));
+  } else if (!flags_.init_from.empty()) {
+    print("{}\n", init_weights_from(flags_.init_from, model, config, optimizer_->kind()).line);
   }
   if (comm_.size() > 1) {
     // Same seed and the same checkpoint give every rank the same state; anything else (another
@@ -152,7 +163,26 @@ TrainingSummary TrainingSession::train(TrainingHooks<float> hooks) {
   hooks.checkpoint_path = flags_.checkpoint;
   hooks.comm = &comm_;
   hooks.gradients = gradients_.get();
-  return train_for_budget(*model_, *optimizer_, run_, flags_.budget, hooks, log_);
+  if (!flags_.init_from.empty() && run_.step == 0) {
+    // The starting point of the new run, before any update (eval mode, as the loop evaluates).
+    model_->eval();
+    if (hooks.evaluate_line) {
+      print("{}\n", hooks.evaluate_line());
+    } else if (hooks.evaluate) {
+      print("step 0 (the weights of {}, before training):\n", flags_.init_from);
+      hooks.evaluate();
+    }
+    model_->train();
+  }
+  TrainingSummary summary = train_for_budget(*model_, *optimizer_, run_, flags_.budget, hooks, log_);
+  log_.write("summary", {{"step", double(run_.step)},
+                         {"elapsed_s", run_.elapsed_seconds},
+                         {"steps_this_run", double(summary.steps_this_run)},
+                         {"seconds_this_run", summary.seconds_this_run},
+                         {hooks.rate_key, summary.units_per_second},
+                         {"peak_rss_bytes", double(peak_rss_bytes())},
+                         {"peak_tensor_bytes", double(memory_stats().peak_live_bytes)}});
+  return summary;
 }
 
 void TrainingSession::print_footer(const TrainingSummary& summary) const {

@@ -42,9 +42,10 @@ struct SessionFlags {
   bool resume = false;
   std::string log;              // JSON-lines curve; default: the checkpoint path with .jsonl
   bool allow_non_finite = false;  // resume from (and save) NaN/Inf state instead of refusing it
+  std::string init_from;        // a new run from this checkpoint's weights (init_from.hpp); not with --resume
 };
 // --steps ... --checkpoint-every (add_budget_flags), --weight-decay, --threads, --checkpoint,
-// --resume, --log, --allow-non-finite.
+// --resume, --init-from, --log, --allow-non-finite.
 void add_session_flags(CLI::App& app, SessionFlags& flags);
 
 // Rows [begin, begin + count) of something with `total` rows that this rank takes.
@@ -72,7 +73,8 @@ class TrainingSession {
   void adopt_resumed_config(PerformerConfig& config);
 
   // The model is built: makes the AdamW optimizer and the data generator (seeded from the
-  // config's seed), restores weights, optimizer, counters and generator on --resume, creates the
+  // config's seed), restores weights, optimizer, counters and generator on --resume, or copies
+  // the weights of --init-from's checkpoint into the new run (and says so), creates the
   // checkpoint's directory and opens the log (rank 0). With several ranks, refuses dropout (each
   // rank would draw the same masks for other rows) and checks that every rank holds the same
   // weights and random features as rank 0.
@@ -99,6 +101,10 @@ class TrainingSession {
 
   // Trains for the budget with the program's hooks (next_loss, evaluate or evaluate_line, rate
   // and plot wording); the session supplies saving, gradient averaging and the communicator.
+  // A run started with --init-from is evaluated once before its first step (step 0: the
+  // checkpoint's weights in the new model, e.g. right after swapping FAVOR+ in). At the end, one
+  // "summary" line goes to the log: steps, training seconds, the rate (hooks.rate_key), peak
+  // RSS and peak tensor bytes, so a study can read a run's cost from its log.
   TrainingSummary train(TrainingHooks<float> hooks);
 
   // Memory, CPU time, where the checkpoint, curve and plot are (rank 0).
