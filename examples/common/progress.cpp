@@ -70,6 +70,10 @@ JsonlLog::~JsonlLog() {
 }
 
 void JsonlLog::write(const std::string& kind, std::initializer_list<std::pair<const char*, double>> fields) {
+  write(kind, std::vector<std::pair<std::string, double>>(fields.begin(), fields.end()));
+}
+
+void JsonlLog::write(const std::string& kind, const std::vector<std::pair<std::string, double>>& fields) {
   if (file_ == nullptr) return;
   std::string line = fmt::format("{{\"kind\":\"{}\"", kind);
   for (const auto& [key, value] : fields)

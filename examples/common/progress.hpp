@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace pf::examples {
 
@@ -44,6 +45,7 @@ class JsonlLog {
   JsonlLog(const JsonlLog&) = delete;
   JsonlLog& operator=(const JsonlLog&) = delete;
   void write(const std::string& kind, std::initializer_list<std::pair<const char*, double>> fields);
+  void write(const std::string& kind, const std::vector<std::pair<std::string, double>>& fields);
   bool is_open() const { return file_ != nullptr; }
   const std::string& path() const { return path_; }
 

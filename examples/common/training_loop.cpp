@@ -190,19 +190,18 @@ TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunS
   summary.seconds_this_run = step_seconds;
   summary.units_per_second = step_seconds > 0 ? units / step_seconds : 0;
   update_utilisation();
-  // The end-of-run record: this run's rate and, when the FLOPs are counted, its utilisation.
+  // The end-of-run record: this run's rate, its memory and, when the FLOPs are counted, its
+  // utilisation (run_table and the studies read it).
+  std::vector<std::pair<std::string, double>> fields = {
+      {"step", double(run.step)}, {"steps_this_run", double(summary.steps_this_run)}, {"train_s", step_seconds},
+      {"elapsed_s", run.elapsed_seconds}, {hooks.rate_key, summary.units_per_second}};
   if (summary.gflops > 0)
-    log.write("summary", {{"step", double(run.step)}, {"steps_this_run", double(summary.steps_this_run)},
-                          {"train_s", step_seconds}, {"elapsed_s", run.elapsed_seconds},
-                          {hooks.rate_key, summary.units_per_second}, {"flops_per_unit", summary.flops_per_unit},
-                          {"gflops", summary.gflops}, {"peak_gflops", summary.peak_gflops},
-                          {"peak_fraction", summary.peak_fraction()}, {"threads", double(summary.threads)},
-                          {"ranks", double(summary.ranks)}});
-  else
-    log.write("summary", {{"step", double(run.step)}, {"steps_this_run", double(summary.steps_this_run)},
-                          {"train_s", step_seconds}, {"elapsed_s", run.elapsed_seconds},
-                          {hooks.rate_key, summary.units_per_second}, {"threads", double(summary.threads)},
-                          {"ranks", double(summary.ranks)}});
+    fields.insert(fields.end(), {{"flops_per_unit", summary.flops_per_unit}, {"gflops", summary.gflops},
+                                 {"peak_gflops", summary.peak_gflops}, {"peak_fraction", summary.peak_fraction()}});
+  fields.insert(fields.end(), {{"threads", double(summary.threads)}, {"ranks", double(summary.ranks)},
+                               {"peak_rss_bytes", double(peak_rss_bytes())},
+                               {"peak_tensor_bytes", double(memory_stats().peak_live_bytes)}});
+  log.write("summary", fields);
   return summary;
 }
 

@@ -175,13 +175,6 @@ TrainingSummary TrainingSession::train(TrainingHooks<float> hooks) {
     model_->train();
   }
   TrainingSummary summary = train_for_budget(*model_, *optimizer_, run_, flags_.budget, hooks, log_);
-  log_.write("summary", {{"step", double(run_.step)},
-                         {"elapsed_s", run_.elapsed_seconds},
-                         {"steps_this_run", double(summary.steps_this_run)},
-                         {"seconds_this_run", summary.seconds_this_run},
-                         {hooks.rate_key, summary.units_per_second},
-                         {"peak_rss_bytes", double(peak_rss_bytes())},
-                         {"peak_tensor_bytes", double(memory_stats().peak_live_bytes)}});
   return summary;
 }
 

@@ -102,9 +102,9 @@ class TrainingSession {
   // Trains for the budget with the program's hooks (next_loss, evaluate or evaluate_line, rate
   // and plot wording); the session supplies saving, gradient averaging and the communicator.
   // A run started with --init-from is evaluated once before its first step (step 0: the
-  // checkpoint's weights in the new model, e.g. right after swapping FAVOR+ in). At the end, one
-  // "summary" line goes to the log: steps, training seconds, the rate (hooks.rate_key), peak
-  // RSS and peak tensor bytes, so a study can read a run's cost from its log.
+  // checkpoint's weights in the new model, e.g. right after swapping FAVOR+ in). The loop ends
+  // the log with one "summary" line (steps, training seconds, rate, utilisation, peak RSS and
+  // tensor bytes), so a study reads a run's cost from its log.
   TrainingSummary train(TrainingHooks<float> hooks);
 
   // Memory, CPU time, where the checkpoint, curve and plot are (rank 0).
