@@ -18,56 +18,74 @@ namespace {
 template <class T>
 using Batch = xsimd::batch<T>;
 
-// out[r, n] (=, or += when `accumulate`) bias[n] + x_r . W_n for rows r < R and n in [n0, n1):
-// x [R, K] (row stride ldx), W [N, K] (a Linear's [out, in]), out row stride ldo. Each output is
-// one dot product in a fixed order, so a row's result does not depend on R or on the threads.
-template <class T>
-void affine_rows_range(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* w, const T* bias,
-                       T* out, std::size_t ldo, bool accumulate, std::size_t n0, std::size_t n1) {
+// out[r, n] (=, or += when `accumulate`) bias[n] + sum_k x[r, k] W^T[k, n] for rows r < R and
+// n in [n0, n1): x [R, K] (row stride ldx), W^T [K, N] (a Linear's weight stored transposed, so
+// a row of x scales contiguous rows of W^T: no horizontal sums), out row stride ldo. Tiles of RB
+// rows x 2 SIMD vectors of outputs are held in registers over the whole K loop. Each output is
+// summed over k in order whatever R and the tiling, so a row's result does not depend on the
+// rows beside it or on the threads.
+template <class T, std::size_t RB>
+void affine_tile(const T* x, std::size_t ldx, std::size_t K, const T* wt, std::size_t N, const T* bias, T* out,
+                 std::size_t ldo, bool accumulate, std::size_t n) {
   constexpr std::size_t W = Batch<T>::size;
-  const std::size_t kv = K / W * W;
-  auto finish = [&](std::size_t r, std::size_t n, T dot) {
-    for (std::size_t k = kv; k < K; ++k) dot += x[r * ldx + k] * w[n * K + k];
-    const T value = dot + (bias ? bias[n] : T(0));
-    T& o = out[r * ldo + n];
-    o = accumulate ? o + value : value;
-  };
-  std::size_t n = n0;
-  for (; n + 4 <= n1; n += 4) {
-    const T* w0 = w + n * K;
-    for (std::size_t r = 0; r < R; ++r) {
-      const T* xr = x + r * ldx;
-      Batch<T> a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
-      for (std::size_t k = 0; k < kv; k += W) {
-        const Batch<T> xk = Batch<T>::load_unaligned(xr + k);
-        a0 = xsimd::fma(xk, Batch<T>::load_unaligned(w0 + k), a0);
-        a1 = xsimd::fma(xk, Batch<T>::load_unaligned(w0 + K + k), a1);
-        a2 = xsimd::fma(xk, Batch<T>::load_unaligned(w0 + 2 * K + k), a2);
-        a3 = xsimd::fma(xk, Batch<T>::load_unaligned(w0 + 3 * K + k), a3);
-      }
-      finish(r, n, xsimd::hadd(a0));
-      finish(r, n + 1, xsimd::hadd(a1));
-      finish(r, n + 2, xsimd::hadd(a2));
-      finish(r, n + 3, xsimd::hadd(a3));
+  Batch<T> acc[RB][2];
+  for (std::size_t r = 0; r < RB; ++r) acc[r][0] = acc[r][1] = Batch<T>(T(0));
+  for (std::size_t k = 0; k < K; ++k) {
+    const Batch<T> w0 = Batch<T>::load_unaligned(wt + k * N + n), w1 = Batch<T>::load_unaligned(wt + k * N + n + W);
+    for (std::size_t r = 0; r < RB; ++r) {
+      const Batch<T> xr(x[r * ldx + k]);
+      acc[r][0] = xsimd::fma(xr, w0, acc[r][0]);
+      acc[r][1] = xsimd::fma(xr, w1, acc[r][1]);
     }
   }
-  for (; n < n1; ++n)
-    for (std::size_t r = 0; r < R; ++r) {
-      Batch<T> a(T(0));
-      for (std::size_t k = 0; k < kv; k += W)
-        a = xsimd::fma(Batch<T>::load_unaligned(x + r * ldx + k), Batch<T>::load_unaligned(w + n * K + k), a);
-      finish(r, n, xsimd::hadd(a));
+  for (std::size_t r = 0; r < RB; ++r)
+    for (std::size_t h = 0; h < 2; ++h) {
+      T* o = out + r * ldo + n + h * W;
+      Batch<T> v = acc[r][h];
+      if (bias) v += Batch<T>::load_unaligned(bias + n + h * W);
+      if (accumulate) v += Batch<T>::load_unaligned(o);
+      v.store_unaligned(o);
     }
 }
 
-// The same over all N outputs, split over the thread pool when there is enough work.
 template <class T>
-void affine_rows(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* w, std::size_t N, const T* bias,
+void affine_rows_range(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* wt, std::size_t N,
+                       const T* bias, T* out, std::size_t ldo, bool accumulate, std::size_t n0, std::size_t n1) {
+  constexpr std::size_t NB = 2 * Batch<T>::size;
+  std::size_t n = n0;
+  for (; n + NB <= n1; n += NB) {
+    std::size_t r = 0;
+    for (; r + 4 <= R; r += 4) affine_tile<T, 4>(x + r * ldx, ldx, K, wt, N, bias, out + r * ldo, ldo, accumulate, n);
+    for (; r < R; ++r) affine_tile<T, 1>(x + r * ldx, ldx, K, wt, N, bias, out + r * ldo, ldo, accumulate, n);
+  }
+  for (; n < n1; ++n)  // columns that do not fill a tile
+    for (std::size_t r = 0; r < R; ++r) {
+      T dot = 0;
+      for (std::size_t k = 0; k < K; ++k) dot += x[r * ldx + k] * wt[k * N + n];
+      const T value = dot + (bias ? bias[n] : T(0));
+      T& o = out[r * ldo + n];
+      o = accumulate ? o + value : value;
+    }
+}
+
+// The same over all N outputs, split over the thread pool (in whole tiles) when there is enough work.
+template <class T>
+void affine_rows(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* wt, std::size_t N, const T* bias,
                  T* out, std::size_t ldo, bool accumulate = false) {
   const std::size_t grain = std::max<std::size_t>(64, (std::size_t(1) << 16) / std::max<std::size_t>(R * K, 1));
   parallel_ranges(N, grain, [&](std::size_t n0, std::size_t n1) {
-    affine_rows_range(x, ldx, R, K, w, bias, out, ldo, accumulate, n0, n1);
+    affine_rows_range(x, ldx, R, K, wt, N, bias, out, ldo, accumulate, n0, n1);
   });
+}
+
+// W [N, K] -> W^T [K, N].
+template <class T>
+Array<T> transposed(const Tensor<T>& w) {
+  const std::size_t N = w.size(0), K = w.size(1);
+  Array<T> t = empty_array<T>({K, N});
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t k = 0; k < K; ++k) t.data()[k * N + n] = w.data()[n * K + k];
+  return t;
 }
 
 // y = (x - mean) / sqrt(var + eps) * gamma + beta per row of D (as engine/ops/layer_norm.cpp).
@@ -126,18 +144,26 @@ PerformerDecoder<T>::PerformerDecoder(const PerformerLM<T>& model, std::size_t r
   m_ = first.projection().size(0);
   M_ = first.initial_state(1).favor.features;
   for (std::size_t l = 0; l < stack.depth(); ++l) {
-    const MultiHeadAttention<T>& a = stack.block(l).attention();
+    const PerformerBlock<T>& block = stack.block(l);
+    const MultiHeadAttention<T>& a = block.attention();
     Layer layer;
-    layer.qkv_weight = empty_array<T>({3 * D_, D_});
+    // The q, k, v weights [D, D] stacked into one [3D, D], then stored transposed as every weight.
+    Array<T> qkv = empty_array<T>({3 * D_, D_});
     layer.qkv_bias = filled_array<T>({3 * D_}, T(0));
     const Linear<T>* projections[3] = {&a.q_projection(), &a.k_projection(), &a.v_projection()};
     for (std::size_t p = 0; p < 3; ++p) {
-      std::copy_n(projections[p]->weight().data(), D_ * D_, layer.qkv_weight.data() + p * D_ * D_);
+      std::copy_n(projections[p]->weight().data(), D_ * D_, qkv.data() + p * D_ * D_);
       if (projections[p]->has_bias()) std::copy_n(projections[p]->bias().data(), D_, layer.qkv_bias.data() + p * D_);
     }
+    layer.qkv_t = transposed(Tensor<T>(std::move(qkv)));
+    layer.out_t = transposed(a.out_projection().weight());
+    layer.ff1_t = transposed(block.feed_forward().layers().at(0).weight());
+    layer.ff2_t = transposed(block.feed_forward().layers().at(1).weight());
+    layer.projection_t = transposed(a.projection());
     layer.state.assign(rows * H_ * M_ * (d_ + 1), T(0));
     layers_.push_back(std::move(layer));
   }
+  head_t_ = transposed(model.head_weight());
   positions_.assign(rows, 0);
   x_.assign(rows * D_, T(0));
   normed_.assign(rows * D_, T(0));
@@ -247,7 +273,7 @@ void PerformerDecoder<T>::update_and_read(std::size_t layer, std::size_t row, st
 template <class T>
 void PerformerDecoder<T>::positive_heads(std::size_t layer, std::size_t row0, std::size_t count) {
   const MultiHeadAttention<T>& a = model_.stack().block(layer).attention();
-  const T* w = a.projection().data();
+  const T* wt = layers_[layer].projection_t.data();
   const T norm = T(std::pow(double(d_), -0.25));
   const T half_norm_sq = norm * norm / 2;
   const T scale = T(1 / std::sqrt(double(m_))), eps = T(a.config().query_eps);
@@ -256,7 +282,7 @@ void PerformerDecoder<T>::positive_heads(std::size_t layer, std::size_t row0, st
     const std::size_t row = row0 + i;
     const T* qk = qkv_.data() + row * 3 * D_;  // q heads then k heads: 2H rows of d
     T* u = u_.data() + row * 2 * H_ * m_;
-    affine_rows_range(qk, d_, 2 * H_, d_, w, static_cast<const T*>(nullptr), u, m_, false, 0, m_);
+    affine_rows_range(qk, d_, 2 * H_, d_, wt, m_, static_cast<const T*>(nullptr), u, m_, false, 0, m_);
     for (std::size_t h = 0; h < H_; ++h) {
       T* qf = qf_.data() + (row * H_ + h) * M_;
       T* kf = kf_.data() + (row * H_ + h) * M_;
@@ -337,29 +363,28 @@ const T* PerformerDecoder<T>::step(const std::int64_t* tokens, std::size_t row0,
     const PerformerBlock<T>& block = stack.block(l);
     const MultiHeadAttention<T>& a = block.attention();
     layer_norm_rows(x, count, D_, block.norm_1(), normed);
-    affine_rows(normed, D_, count, D_, layers_[l].qkv_weight.data(), 3 * D_, layers_[l].qkv_bias.data(),
+    affine_rows(normed, D_, count, D_, layers_[l].qkv_t.data(), 3 * D_, layers_[l].qkv_bias.data(),
                 qkv_.data() + row0 * 3 * D_, 3 * D_);
     attention(l, row0, count);
     const Linear<T>& out = a.out_projection();
-    affine_rows(heads_.data() + row0 * D_, D_, count, D_, out.weight().data(), D_,
+    affine_rows(heads_.data() + row0 * D_, D_, count, D_, layers_[l].out_t.data(), D_,
                 out.has_bias() ? out.bias().data() : nullptr, x, D_, true);
     // Feed-forward: x += gelu(norm_2(x) W1^T + b1) W2^T + b2 (dropout is the identity here).
     layer_norm_rows(x, count, D_, block.norm_2(), normed);
     const Linear<T>& ff1 = block.feed_forward().layers().at(0);
     const Linear<T>& ff2 = block.feed_forward().layers().at(1);
     T* hidden = hidden_.data() + row0 * F_;
-    affine_rows(normed, D_, count, D_, ff1.weight().data(), F_, ff1.has_bias() ? ff1.bias().data() : nullptr, hidden,
+    affine_rows(normed, D_, count, D_, layers_[l].ff1_t.data(), F_, ff1.has_bias() ? ff1.bias().data() : nullptr, hidden,
                 F_);
     detail::simd_map_serial(hidden, hidden, count * F_, [](Batch<T> u) {
       return u * T(0.5) * (T(1) + xsimd::erf(u * T(M_SQRT1_2)));
     });
-    affine_rows(hidden, F_, count, F_, ff2.weight().data(), D_, ff2.has_bias() ? ff2.bias().data() : nullptr, x, D_,
+    affine_rows(hidden, F_, count, F_, layers_[l].ff2_t.data(), D_, ff2.has_bias() ? ff2.bias().data() : nullptr, x, D_,
                 true);
   }
   layer_norm_rows(x, count, D_, stack.final_norm(), normed);
-  const Tensor<T> head = model_.head_weight();
   T* logits = logits_.data() + row0 * vocab_;
-  affine_rows(normed, D_, count, D_, head.data(), vocab_, static_cast<const T*>(nullptr), logits, vocab_);
+  affine_rows(normed, D_, count, D_, head_t_.data(), vocab_, static_cast<const T*>(nullptr), logits, vocab_);
   for (std::size_t i = row0; i < row0 + count; ++i) ++positions_[i];
   return logits;
 }

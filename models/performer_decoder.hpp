@@ -3,7 +3,8 @@
 // Same math as PerformerLM::step (and so as forward() at that position), without what a step of
 // the Tensor path costs on top of it: no tape and no Tensor per op; the state S1 of every layer
 // and every scratch row live in buffers allocated once; the q, k, v projections are one product
-// with a fused [3D, D] weight; for FAVOR+ (positive features) the feature maps of q and k, the
+// with a fused [3D, D] weight, and every product is a register-tiled pass over the weights
+// (no packing per call, as a GEMM would do for these one-row shapes); for FAVOR+ (positive features) the feature maps of q and k, the
 // state update S1 += k' [v, 1] and the read-out [num, den] = q' S1 are one pass per head (other
 // feature maps go through the layer's own feature functions, then the same pass).
 //
@@ -15,8 +16,9 @@
 //   decoder.prefill(0, prompt_ids);                 // rows 0 .. B-1 from a prompt [B, L]
 //   const float* logits = decoder.step(tokens, 0, R);   // tokens [R] -> logits [R, V]
 //
-// The decoder copies the q, k, v weights when it is built: build a new one after the model's
-// weights change (the other weights are read from the model's tensors).
+// The decoder copies the weights when it is built (transposed, W^T [in, out], so that a step
+// streams them row by row): build a new one after the model's weights change. The model must
+// outlive the decoder (prefill and the norms use it).
 // Test: tests/models/test_performer_decoder.cpp.
 #pragma once
 
@@ -55,7 +57,9 @@ class PerformerDecoder {
 
  private:
   struct Layer {
-    Array<T> qkv_weight, qkv_bias;  // [3D, D], [3D]: q, k, v rows stacked
+    Array<T> qkv_t, qkv_bias;       // W^T [D, 3D] of q, k, v stacked; [3D]
+    Array<T> out_t, ff1_t, ff2_t;   // W^T [D, D], [D, F], [F, D]
+    Array<T> projection_t;          // random features W^T [d, m]
     std::vector<T> state;           // S1 of every row and head: [rows, H, M, dv + 1]
   };
   void attention(std::size_t layer, std::size_t row0, std::size_t count);
@@ -67,6 +71,7 @@ class PerformerDecoder {
   PerformerConfig config_;
   std::size_t rows_ = 0, vocab_ = 0, D_ = 0, H_ = 0, d_ = 0, F_ = 0, m_ = 0, M_ = 0;
   std::vector<Layer> layers_;
+  Array<T> head_t_;  // [D, V]
   std::vector<std::size_t> positions_;
   // Scratch for `rows` rows, reused by every step: the residual x [R, D], a normed copy [R, D],
   // qkv [R, 3D], attention heads [R, D], feed-forward hidden [R, F], logits [R, V], features.

@@ -18,8 +18,10 @@ std::size_t sample_token(const float* logits, std::size_t vocab, const SamplingO
   if (options.temperature <= 0)
     return static_cast<std::size_t>(std::max_element(logits, logits + vocab) - logits);
   std::size_t keep = options.top_k == 0 ? vocab : std::min(options.top_k, vocab);
-  std::partial_sort(order.begin(), order.begin() + keep, order.end(),
-                    [&](std::size_t a, std::size_t b) { return logits[a] > logits[b]; });
+  const auto higher = [&](std::size_t a, std::size_t b) { return logits[a] > logits[b]; };
+  // All tokens kept: a full sort (a partial_sort over everything is a heap sort, ~3x slower).
+  if (keep == vocab) std::sort(order.begin(), order.end(), higher);
+  else std::partial_sort(order.begin(), order.begin() + keep, order.end(), higher);
   const double top = logits[order[0]];
   std::vector<double> weights(keep);
   double total = 0;
