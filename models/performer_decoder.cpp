@@ -174,6 +174,7 @@ PerformerDecoder<T>::PerformerDecoder(const PerformerLM<T>& model, std::size_t r
   qf_.assign(rows * H_ * M_, T(0));
   kf_.assign(rows * H_ * M_, T(0));
   u_.assign(rows * 2 * H_ * m_, T(0));
+  read_.assign(rows * (d_ + 1), T(0));
 }
 
 template <class T>
@@ -238,22 +239,17 @@ template <class T>
 void PerformerDecoder<T>::update_and_read(std::size_t layer, std::size_t row, std::size_t head, const T* qf,
                                           const T* kf) {
   const std::size_t dv = d_, dv1 = d_ + 1, i = row;  // scratch rows are indexed by decoder row
-  T* s1 = layers_[layer].state.data() + (row * H_ + head) * M_ * dv1;
-  const T* v = qkv_.data() + i * 3 * D_ + 2 * D_ + head * d_;
-  T o1[1024];
-  T* o = dv1 <= 1024 ? o1 : nullptr;
-  std::vector<T> big;
-  if (!o) {
-    big.assign(dv1, T(0));
-    o = big.data();
-  }
+  T* __restrict s1 = layers_[layer].state.data() + (row * H_ + head) * M_ * dv1;
+  const T* __restrict v = qkv_.data() + i * 3 * D_ + 2 * D_ + head * d_;
+  T* __restrict o = read_.data() + row * dv1;
   std::fill_n(o, dv1, T(0));
   for (std::size_t m = 0; m < M_; ++m) {
-    T* r = s1 + m * dv1;
+    T* __restrict r = s1 + m * dv1;
     const T km = kf[m], qm = qf[m];
     for (std::size_t c = 0; c < dv; ++c) {
-      r[c] += km * v[c];
-      o[c] += qm * r[c];
+      const T updated = r[c] + km * v[c];
+      r[c] = updated;
+      o[c] += qm * updated;
     }
     r[dv] += km;
     o[dv] += qm * r[dv];

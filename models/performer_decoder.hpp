@@ -75,7 +75,7 @@ class PerformerDecoder {
   std::vector<std::size_t> positions_;
   // Scratch for `rows` rows, reused by every step: the residual x [R, D], a normed copy [R, D],
   // qkv [R, 3D], attention heads [R, D], feed-forward hidden [R, F], logits [R, V], features.
-  std::vector<T> x_, normed_, qkv_, heads_, hidden_, logits_, qf_, kf_, u_;
+  std::vector<T> x_, normed_, qkv_, heads_, hidden_, logits_, qf_, kf_, u_, read_;
 };
 
 }  // namespace pf

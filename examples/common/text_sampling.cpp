@@ -8,30 +8,41 @@
 
 #include <fmt/format.h>
 
+#include "engine/kernels/simd.hpp"
 #include "engine/ops/shape_ops.hpp"
 
 namespace pf::examples {
 
+// Tokens in order of decreasing logit; the first draw u in [0, total) that the running sum of
+// weights w_i = exp((logit_i - top) / temperature) passes picks the token. The exponentials run
+// on SIMD batches, and the order comes from sorting (logit, token) pairs (a sort of indices that
+// looks logits up is ~2x slower): both matter when 16 samples draw per step.
 std::size_t sample_token(const float* logits, std::size_t vocab, const SamplingOptions& options, Rng& rng) {
-  std::vector<std::size_t> order(vocab);
-  std::iota(order.begin(), order.end(), 0);
   if (options.temperature <= 0)
     return static_cast<std::size_t>(std::max_element(logits, logits + vocab) - logits);
-  std::size_t keep = options.top_k == 0 ? vocab : std::min(options.top_k, vocab);
-  const auto higher = [&](std::size_t a, std::size_t b) { return logits[a] > logits[b]; };
-  // All tokens kept: a full sort (a partial_sort over everything is a heap sort, ~3x slower).
+  thread_local std::vector<std::pair<float, std::size_t>> order;
+  thread_local std::vector<double> scaled, weights;
+  order.resize(vocab);
+  for (std::size_t v = 0; v < vocab; ++v) order[v] = {logits[v], v};
+  const std::size_t keep = options.top_k == 0 ? vocab : std::min(options.top_k, vocab);
+  const auto higher = [](const std::pair<float, std::size_t>& a, const std::pair<float, std::size_t>& b) {
+    return a.first > b.first;
+  };
   if (keep == vocab) std::sort(order.begin(), order.end(), higher);
   else std::partial_sort(order.begin(), order.begin() + keep, order.end(), higher);
-  const double top = logits[order[0]];
-  std::vector<double> weights(keep);
+  const double top = order[0].first;
+  scaled.resize(keep);
+  weights.resize(keep);
+  for (std::size_t i = 0; i < keep; ++i) scaled[i] = (double(order[i].first) - top) / options.temperature;
+  detail::simd_map_serial(scaled.data(), weights.data(), keep, [](xsimd::batch<double> x) { return xsimd::exp(x); });
   double total = 0;
-  for (std::size_t i = 0; i < keep; ++i) total += weights[i] = std::exp((logits[order[i]] - top) / options.temperature);
+  for (std::size_t i = 0; i < keep; ++i) total += weights[i];
   double u = rng.uniform() * total;
   for (std::size_t i = 0; i < keep; ++i) {
     u -= weights[i];
-    if (u < 0) return order[i];
+    if (u < 0) return order[i].second;
   }
-  return order[keep - 1];
+  return order[keep - 1].second;
 }
 
 std::string printable(const std::string& bytes) {
