@@ -18,74 +18,75 @@ namespace {
 template <class T>
 using Batch = xsimd::batch<T>;
 
-// out[r, n] (=, or += when `accumulate`) bias[n] + sum_k x[r, k] W^T[k, n] for rows r < R and
-// n in [n0, n1): x [R, K] (row stride ldx), W^T [K, N] (a Linear's weight stored transposed, so
-// a row of x scales contiguous rows of W^T: no horizontal sums), out row stride ldo. Tiles of RB
-// rows x 2 SIMD vectors of outputs are held in registers over the whole K loop. Each output is
-// summed over k in order whatever R and the tiling, so a row's result does not depend on the
-// rows beside it or on the threads.
+// Panels of W^T [K, N] (a Linear's weight W [N, K] transposed): NB = 2 SIMD vectors of columns
+// each, stored one after another as [K, NB] (the last one zero-padded), so a pass over a panel
+// reads memory in order.
+template <class T>
+constexpr std::size_t kPanel = 2 * Batch<T>::size;
+
+template <class T>
+Array<T> panels_of(const Tensor<T>& w) {
+  const std::size_t N = w.size(0), K = w.size(1), NB = kPanel<T>, P = (N + NB - 1) / NB;
+  Array<T> t = filled_array<T>({P, K, NB}, T(0));
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t k = 0; k < K; ++k) t.data()[((n / NB) * K + k) * NB + n % NB] = w.data()[n * K + k];
+  return t;
+}
+
+// out[r, n] (=, or += when `accumulate`) bias[n] + sum_k x[r, k] W^T[k, n] for RB rows and the
+// columns of one panel (`valid` of its NB are real): x [RB, K] (row stride ldx), out row stride
+// ldo. The RB x NB outputs stay in registers over the whole K loop; no horizontal sums. Each
+// output is summed over k in order whatever the rows beside it, so a row's result does not
+// depend on how many rows step together or on the threads.
 template <class T, std::size_t RB>
-void affine_tile(const T* x, std::size_t ldx, std::size_t K, const T* wt, std::size_t N, const T* bias, T* out,
-                 std::size_t ldo, bool accumulate, std::size_t n) {
+void affine_tile(const T* x, std::size_t ldx, std::size_t K, const T* panel, std::size_t valid, const T* bias, T* out,
+                 std::size_t ldo, bool accumulate) {
   constexpr std::size_t W = Batch<T>::size;
   Batch<T> acc[RB][2];
   for (std::size_t r = 0; r < RB; ++r) acc[r][0] = acc[r][1] = Batch<T>(T(0));
   for (std::size_t k = 0; k < K; ++k) {
-    const Batch<T> w0 = Batch<T>::load_unaligned(wt + k * N + n), w1 = Batch<T>::load_unaligned(wt + k * N + n + W);
+    const Batch<T> w0 = Batch<T>::load_unaligned(panel + k * 2 * W), w1 = Batch<T>::load_unaligned(panel + k * 2 * W + W);
     for (std::size_t r = 0; r < RB; ++r) {
       const Batch<T> xr(x[r * ldx + k]);
       acc[r][0] = xsimd::fma(xr, w0, acc[r][0]);
       acc[r][1] = xsimd::fma(xr, w1, acc[r][1]);
     }
   }
-  for (std::size_t r = 0; r < RB; ++r)
-    for (std::size_t h = 0; h < 2; ++h) {
-      T* o = out + r * ldo + n + h * W;
-      Batch<T> v = acc[r][h];
-      if (bias) v += Batch<T>::load_unaligned(bias + n + h * W);
-      if (accumulate) v += Batch<T>::load_unaligned(o);
-      v.store_unaligned(o);
+  for (std::size_t r = 0; r < RB; ++r) {
+    alignas(64) T sums[2 * W];
+    acc[r][0].store_aligned(sums);
+    acc[r][1].store_aligned(sums + W);
+    T* o = out + r * ldo;
+    for (std::size_t c = 0; c < valid; ++c) {
+      const T value = sums[c] + (bias ? bias[c] : T(0));
+      o[c] = accumulate ? o[c] + value : value;
     }
-}
-
-template <class T>
-void affine_rows_range(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* wt, std::size_t N,
-                       const T* bias, T* out, std::size_t ldo, bool accumulate, std::size_t n0, std::size_t n1) {
-  constexpr std::size_t NB = 2 * Batch<T>::size;
-  std::size_t n = n0;
-  for (; n + NB <= n1; n += NB) {
-    std::size_t r = 0;
-    for (; r + 4 <= R; r += 4) affine_tile<T, 4>(x + r * ldx, ldx, K, wt, N, bias, out + r * ldo, ldo, accumulate, n);
-    for (; r < R; ++r) affine_tile<T, 1>(x + r * ldx, ldx, K, wt, N, bias, out + r * ldo, ldo, accumulate, n);
   }
-  for (; n < n1; ++n)  // columns that do not fill a tile
-    for (std::size_t r = 0; r < R; ++r) {
-      T dot = 0;
-      for (std::size_t k = 0; k < K; ++k) dot += x[r * ldx + k] * wt[k * N + n];
-      const T value = dot + (bias ? bias[n] : T(0));
-      T& o = out[r * ldo + n];
-      o = accumulate ? o + value : value;
+}
+
+// All N outputs for R rows: x [R, K] (row stride ldx) times the panels of W^T, out [R, N] (row
+// stride ldo), split over the thread pool by panels when there is enough work.
+template <class T>
+void affine_rows(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* panels, std::size_t N,
+                 const T* bias, T* out, std::size_t ldo, bool accumulate = false) {
+  constexpr std::size_t NB = kPanel<T>;
+  const std::size_t P = (N + NB - 1) / NB;
+  const std::size_t grain = std::max<std::size_t>(4, (std::size_t(1) << 16) / std::max<std::size_t>(R * K * NB, 1));
+  auto run = [&](std::size_t p0, std::size_t p1) {
+    for (std::size_t p = p0; p < p1; ++p) {
+      const std::size_t n = p * NB, valid = std::min(NB, N - n);
+      const T* panel = panels + p * K * NB;
+      const T* b = bias ? bias + n : nullptr;
+      std::size_t r = 0;
+      for (; r + 4 <= R; r += 4)
+        affine_tile<T, 4>(x + r * ldx, ldx, K, panel, valid, b, out + r * ldo + n, ldo, accumulate);
+      for (; r < R; ++r) affine_tile<T, 1>(x + r * ldx, ldx, K, panel, valid, b, out + r * ldo + n, ldo, accumulate);
     }
-}
-
-// The same over all N outputs, split over the thread pool (in whole tiles) when there is enough work.
-template <class T>
-void affine_rows(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* wt, std::size_t N, const T* bias,
-                 T* out, std::size_t ldo, bool accumulate = false) {
-  const std::size_t grain = std::max<std::size_t>(64, (std::size_t(1) << 16) / std::max<std::size_t>(R * K, 1));
-  parallel_ranges(N, grain, [&](std::size_t n0, std::size_t n1) {
-    affine_rows_range(x, ldx, R, K, wt, N, bias, out, ldo, accumulate, n0, n1);
-  });
-}
-
-// W [N, K] -> W^T [K, N].
-template <class T>
-Array<T> transposed(const Tensor<T>& w) {
-  const std::size_t N = w.size(0), K = w.size(1);
-  Array<T> t = empty_array<T>({K, N});
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t k = 0; k < K; ++k) t.data()[k * N + n] = w.data()[n * K + k];
-  return t;
+  };
+  if (num_threads() > 1 && P >= 2 * grain)
+    parallel_for((P + grain - 1) / grain, [&](std::size_t c) { run(c * grain, std::min(P, (c + 1) * grain)); });
+  else
+    run(0, P);
 }
 
 // y = (x - mean) / sqrt(var + eps) * gamma + beta per row of D (as engine/ops/layer_norm.cpp).
@@ -155,15 +156,15 @@ PerformerDecoder<T>::PerformerDecoder(const PerformerLM<T>& model, std::size_t r
       std::copy_n(projections[p]->weight().data(), D_ * D_, qkv.data() + p * D_ * D_);
       if (projections[p]->has_bias()) std::copy_n(projections[p]->bias().data(), D_, layer.qkv_bias.data() + p * D_);
     }
-    layer.qkv_t = transposed(Tensor<T>(std::move(qkv)));
-    layer.out_t = transposed(a.out_projection().weight());
-    layer.ff1_t = transposed(block.feed_forward().layers().at(0).weight());
-    layer.ff2_t = transposed(block.feed_forward().layers().at(1).weight());
-    layer.projection_t = transposed(a.projection());
+    layer.qkv_t = panels_of(Tensor<T>(std::move(qkv)));
+    layer.out_t = panels_of(a.out_projection().weight());
+    layer.ff1_t = panels_of(block.feed_forward().layers().at(0).weight());
+    layer.ff2_t = panels_of(block.feed_forward().layers().at(1).weight());
+    layer.projection_t = panels_of(a.projection());
     layer.state.assign(rows * H_ * M_ * (d_ + 1), T(0));
     layers_.push_back(std::move(layer));
   }
-  head_t_ = transposed(model.head_weight());
+  head_t_ = panels_of(model.head_weight());
   positions_.assign(rows, 0);
   x_.assign(rows * D_, T(0));
   normed_.assign(rows * D_, T(0));
@@ -194,10 +195,29 @@ void PerformerDecoder<T>::copy_row(std::size_t from, std::size_t to) {
   positions_[to] = positions_[from];
 }
 
-// The Tensor path keeps S1 per slice (row, head) as [M, dv + 1]; so does this decoder.
+// The Tensor path keeps S1 = [S, z] per slice (row, head) as [M, dv + 1]; this decoder as S
+// [M, dv] followed by z [M], so that S's rows are whole SIMD vectors (for dv = 32: no store
+// that splits a cache line in the state pass, and no padding to stream).
+template <class T>
+void PerformerDecoder<T>::import_slice(const T* s1, T* slice) const {
+  const std::size_t dv = d_, dv1 = d_ + 1;
+  for (std::size_t m = 0; m < M_; ++m) {
+    std::copy_n(s1 + m * dv1, dv, slice + m * dv);
+    slice[M_ * dv + m] = s1[m * dv1 + dv];
+  }
+}
+
+template <class T>
+void PerformerDecoder<T>::export_slice(const T* slice, T* s1) const {
+  const std::size_t dv = d_, dv1 = d_ + 1;
+  for (std::size_t m = 0; m < M_; ++m) {
+    std::copy_n(slice + m * dv, dv, s1 + m * dv1);
+    s1[m * dv1 + dv] = slice[M_ * dv + m];
+  }
+}
 template <class T>
 void PerformerDecoder<T>::load_row(std::size_t row, const typename PerformerLM<T>::State& state, std::size_t from) {
-  const std::size_t n = H_ * M_ * (d_ + 1);
+  const std::size_t per_head = M_ * (d_ + 1);
   if (row >= rows_ || state.blocks.size() != layers_.size() || state.blocks[0].favor.slices < (from + 1) * H_ ||
       state.blocks[0].favor.features != M_ || state.blocks[0].favor.value_width != d_)
     throw std::invalid_argument(fmt::format("PerformerDecoder::load_row: row {} (of {}) from row {} of a state of {} "
@@ -205,7 +225,9 @@ void PerformerDecoder<T>::load_row(std::size_t row, const typename PerformerLM<T
                                             row, rows_, from, state.blocks.size(),
                                             state.blocks.empty() ? 0 : state.blocks[0].favor.slices));
   for (std::size_t l = 0; l < layers_.size(); ++l)
-    std::copy_n(state.blocks[l].favor.s1.data() + from * n, n, layers_[l].state.begin() + row * n);
+    for (std::size_t j = 0; j < H_; ++j)
+      import_slice(state.blocks[l].favor.s1.data() + (from * H_ + j) * per_head,
+                   layers_[l].state.data() + (row * H_ + j) * per_head);
   positions_[row] = state.position;
 }
 
@@ -217,13 +239,15 @@ Tensor<T> PerformerDecoder<T>::prefill(std::size_t row0, const Indices& ids) {
                                             shape_str(to_shape(ids.shape())), row0, rows_));
   typename PerformerLM<T>::State state = model_.initial_state(B);
   // Continue from the rows' current states.
-  const std::size_t n = H_ * M_ * (d_ + 1);
+  const std::size_t per_head = M_ * (d_ + 1);
   for (std::size_t b = 0; b < B; ++b) {
     if (positions_[row0 + b] != positions_[row0])
       throw std::invalid_argument("PerformerDecoder::prefill: rows prefilled together must be at one position");
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       auto& favor = state.blocks[l].favor;
-      std::copy_n(layers_[l].state.begin() + (row0 + b) * n, n, favor.s1.data() + b * n);
+      for (std::size_t j = 0; j < H_; ++j)
+        export_slice(layers_[l].state.data() + ((row0 + b) * H_ + j) * per_head,
+                     favor.s1.data() + (b * H_ + j) * per_head);
       state.blocks[l].position = positions_[row0];
     }
   }
@@ -239,20 +263,34 @@ template <class T>
 void PerformerDecoder<T>::update_and_read(std::size_t layer, std::size_t row, std::size_t head, const T* qf,
                                           const T* kf) {
   const std::size_t dv = d_, dv1 = d_ + 1, i = row;  // scratch rows are indexed by decoder row
-  T* __restrict s1 = layers_[layer].state.data() + (row * H_ + head) * M_ * dv1;
+  T* __restrict s = layers_[layer].state.data() + (row * H_ + head) * M_ * dv1;  // S [M, dv]
+  T* __restrict z = s + M_ * dv;                                                    // z [M]
   const T* __restrict v = qkv_.data() + i * 3 * D_ + 2 * D_ + head * d_;
   T* __restrict o = read_.data() + row * dv1;
-  std::fill_n(o, dv1, T(0));
-  for (std::size_t m = 0; m < M_; ++m) {
-    T* __restrict r = s1 + m * dv1;
-    const T km = kf[m], qm = qf[m];
-    for (std::size_t c = 0; c < dv; ++c) {
-      const T updated = r[c] + km * v[c];
-      r[c] = updated;
-      o[c] += qm * updated;
+  // Columns outer, features inner: each output column's sum over m stays in a register (a sum
+  // kept in memory would wait on its own store at every m).
+  constexpr std::size_t W = Batch<T>::size;
+  std::size_t c0 = 0;
+  for (; c0 + W <= dv; c0 += W) {
+    const Batch<T> vb = Batch<T>::load_unaligned(v + c0);
+    Batch<T> acc(T(0));
+    for (std::size_t m = 0; m < M_; ++m) {
+      T* r = s + m * dv + c0;
+      const Batch<T> updated = xsimd::fma(Batch<T>(kf[m]), vb, Batch<T>::load_unaligned(r));
+      updated.store_unaligned(r);
+      acc = xsimd::fma(Batch<T>(qf[m]), updated, acc);
     }
-    r[dv] += km;
-    o[dv] += qm * r[dv];
+    acc.store_unaligned(o + c0);
+  }
+  for (std::size_t c = c0; c <= dv; ++c) {  // the rest, and the denominator column (v = 1)
+    const T vc = c < dv ? v[c] : T(1);
+    T acc = 0;
+    for (std::size_t m = 0; m < M_; ++m) {
+      T& r = c < dv ? s[m * dv + c] : z[m];
+      r += kf[m] * vc;
+      acc += qf[m] * r;
+    }
+    o[c] = acc;
   }
   const T den = o[dv];
   const T floor = T(kFavorDenominatorFloor);
@@ -278,7 +316,7 @@ void PerformerDecoder<T>::positive_heads(std::size_t layer, std::size_t row0, st
     const std::size_t row = row0 + i;
     const T* qk = qkv_.data() + row * 3 * D_;  // q heads then k heads: 2H rows of d
     T* u = u_.data() + row * 2 * H_ * m_;
-    affine_rows_range(qk, d_, 2 * H_, d_, wt, m_, static_cast<const T*>(nullptr), u, m_, false, 0, m_);
+    affine_rows(qk, d_, 2 * H_, d_, wt, m_, static_cast<const T*>(nullptr), u, m_);
     for (std::size_t h = 0; h < H_; ++h) {
       T* qf = qf_.data() + (row * H_ + h) * M_;
       T* kf = kf_.data() + (row * H_ + h) * M_;

@@ -16,8 +16,8 @@
 //   decoder.prefill(0, prompt_ids);                 // rows 0 .. B-1 from a prompt [B, L]
 //   const float* logits = decoder.step(tokens, 0, R);   // tokens [R] -> logits [R, V]
 //
-// The decoder copies the weights when it is built (transposed, W^T [in, out], so that a step
-// streams them row by row): build a new one after the model's weights change. The model must
+// The decoder copies the weights when it is built (transposed, W^T [in, out], in panels of 2 SIMD
+// vectors of columns, so that a step streams them in memory order): build a new one after the model's weights change. The model must
 // outlive the decoder (prefill and the norms use it).
 // Test: tests/models/test_performer_decoder.cpp.
 #pragma once
@@ -25,6 +25,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include <xsimd/xsimd.hpp>
 
 #include "models/performer_lm.hpp"
 
@@ -57,14 +59,19 @@ class PerformerDecoder {
 
  private:
   struct Layer {
+    // Every weight as panels of W^T [in, out] (performer_decoder.cpp, panels_of).
     Array<T> qkv_t, qkv_bias;       // W^T [D, 3D] of q, k, v stacked; [3D]
     Array<T> out_t, ff1_t, ff2_t;   // W^T [D, D], [D, F], [F, D]
     Array<T> projection_t;          // random features W^T [d, m]
-    std::vector<T> state;           // S1 of every row and head: [rows, H, M, dv + 1]
+    // S1 of every row and head, per slice S [M, dv] then z [M] (M (dv + 1) values).
+    std::vector<T, xsimd::aligned_allocator<T, 64>> state;
   };
   void attention(std::size_t layer, std::size_t row0, std::size_t count);
   void positive_heads(std::size_t layer, std::size_t row0, std::size_t count);
   void generic_heads(std::size_t layer, std::size_t row0, std::size_t count);
+  // One slice between the Tensor path's [M, dv + 1] and this decoder's layout.
+  void import_slice(const T* s1, T* slice) const;
+  void export_slice(const T* slice, T* s1) const;
   void update_and_read(std::size_t layer, std::size_t row, std::size_t head, const T* qf, const T* kf);
 
   const PerformerLM<T>& model_;
