@@ -1,9 +1,11 @@
 // sample_text: generate text from a train_text checkpoint, by default continuing the prompt
 // train_text used (taken from its corpus, stored in the checkpoint). Causal FAVOR models generate
-// in RNN mode (constant time and memory per token); --timing shows the time per token as the
-// generated text grows.
+// in RNN mode (constant time and memory per token); --samples N generates N samples in one
+// batch, sample i drawing from generator stream i of --seed (so it equals the sample generated
+// alone from that stream); --timing shows the time per token as the generated text grows.
 //
 //   sample_text --checkpoint runs/text.safetensors --prompt "And Jesus said" --length 500
+//   sample_text --samples 16 --timing
 #include <algorithm>
 #include <numeric>
 
@@ -32,6 +34,28 @@ std::string checkpoint_prompt(const std::string& checkpoint) {
   return it != metadata.end() && !it->second.empty() ? it->second : "\n";
 }
 
+
+// Mean seconds per step over [start, end) of the steps.
+double mean_seconds(const std::vector<double>& s, std::size_t start, std::size_t end) {
+  return std::accumulate(s.begin() + start, s.begin() + end, 0.0) / double(end - start);
+}
+
+// us per token (one sample) or tokens/s (several) over lengths 0..64, 64..128, 128..256, ...,
+// each also as a JSON line.
+void print_timing(const SamplingResult& result, std::size_t samples, const std::string& kernel) {
+  const auto& s = result.seconds_per_token;
+  fmt::print("\n{} generation ({} mode, {} sample{} at once), time per step over the generated text:\n", kernel,
+             result.recurrent ? "recurrent" : "full-recompute", samples, samples == 1 ? "" : "s");
+  for (std::size_t start = 0; start < s.size(); start = start == 0 ? 64 : start * 2) {
+    const std::size_t end = std::min(s.size(), start == 0 ? std::size_t(64) : start * 2);
+    const double step = mean_seconds(s, start, end);
+    fmt::print("  tokens {:>6} .. {:>6}: {:8.1f} us/step, {:8.1f} us/token, {:9.0f} tokens/s\n", start, end,
+               step * 1e6, step * 1e6 / double(samples), double(samples) / step);
+    fmt::print("{{\"program\":\"sample_text\",\"samples\":{},\"from\":{},\"to\":{},\"us_per_step\":{:.2f},"
+               "\"tokens_per_s\":{:.0f}}}\n",
+               samples, start, end, step * 1e6, double(samples) / step);
+  }
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,6 +64,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 7;
   int threads = 1;
   bool timing = false;
+  std::size_t samples = 1;
   CLI::App app{"Generate text from a train_text checkpoint."};
   app.add_option("--checkpoint", checkpoint, "checkpoint written by train_text")->capture_default_str();
   app.add_option("--prompt", prompt,
@@ -50,7 +75,12 @@ int main(int argc, char** argv) {
   app.add_option("--top-k", sampling.top_k, "sample from the k most likely bytes (0: all)")->capture_default_str();
   app.add_option("--seed", seed, "sampling seed")->capture_default_str();
   app.add_option("--threads", threads, "threads (engine thread pool and OpenBLAS)")->capture_default_str();
-  app.add_flag("--timing", timing, "print the time per generated token at increasing lengths");
+  app.add_option("--samples", samples, "samples generated together in one batch (sample i uses stream i of --seed)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t(1), std::size_t(4096)));
+  app.add_flag("--timing", timing,
+               "print the time per token at increasing lengths (with --samples N > 1: also one sample alone, and "
+               "the tokens/s ratio)");
   bool allow_nan = false;
   app.add_flag("--allow-non-finite", allow_nan, "load a checkpoint even if it holds NaN or Inf (refused by default)");
   CLI11_PARSE(app, argc, argv);
@@ -63,17 +93,29 @@ int main(int argc, char** argv) {
     AdamW<float> optimizer(model.named_parameters());  // the checkpoint holds its state too
     load_run(checkpoint, model, optimizer);
     if (prompt.empty()) prompt = checkpoint_prompt(checkpoint);
-    Rng rng(seed);
-    const SamplingResult result = generate_text(model, prompt, sampling, rng);
-    fmt::print("{}{}\n", printable(prompt), printable(result.text));
+    std::vector<Rng> rngs;
+    for (std::size_t i = 0; i < samples; ++i) rngs.push_back(sample_stream(seed, i));
+    const SamplingResult result = generate_samples(model, prompt, sampling, rngs);
+    for (std::size_t i = 0; i < samples; ++i) {
+      if (samples > 1) fmt::print("--- sample {} ---\n", i);
+      fmt::print("{}{}\n", printable(prompt), printable(result.samples[i]));
+    }
     if (timing) {
-      const auto& s = result.seconds_per_token;
-      fmt::print("\n{} generation ({} mode), time per token over the generated text:\n", model.config().attention,
-                 result.recurrent ? "recurrent" : "full-recompute");
-      for (std::size_t start = 0; start < s.size(); start = start == 0 ? 64 : start * 2) {
-        const std::size_t end = std::min(s.size(), start == 0 ? std::size_t(64) : start * 2);
-        const double mean = std::accumulate(s.begin() + start, s.begin() + end, 0.0) / double(end - start);
-        fmt::print("  tokens {:>6} .. {:>6}: {:8.1f} us/token\n", start, end, mean * 1e6);
+      const std::string kernel = attention_kernel_name(model.config().attention);
+      if (samples > 1) {
+        // One sample alone, in the same run, for the ratio (noise hits both runs alike).
+        std::vector<Rng> one{sample_stream(seed, 0)};
+        const SamplingResult alone = generate_samples(model, prompt, sampling, one);
+        print_timing(alone, 1, kernel);
+        print_timing(result, samples, kernel);
+        const auto& a = alone.seconds_per_token;
+        const auto& b = result.seconds_per_token;
+        if (!a.empty() && !b.empty()) {
+          const double ratio = (double(samples) / mean_seconds(b, 0, b.size())) / (1.0 / mean_seconds(a, 0, a.size()));
+          fmt::print("{} samples at once: {:.1f}x the tokens/s of one sample\n", samples, ratio);
+        }
+      } else {
+        print_timing(result, 1, kernel);
       }
       fmt::print("peak RSS {:.0f} MiB\n", double(peak_rss_bytes()) / (1 << 20));
     }

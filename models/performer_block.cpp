@@ -45,6 +45,12 @@ Tensor<T> PerformerBlock<T>::step(const Tensor<T>& x_t, State& state) const {
   return h + feed_forward_->forward(norm_2_->forward(h));
 }
 
+template <class T>
+Tensor<T> PerformerBlock<T>::prefill(const Tensor<T>& x, State& state) const {
+  Tensor<T> h = x + attention_->prefill(norm_1_->forward(x), state);
+  return h + feed_forward_->forward(norm_2_->forward(h));
+}
+
 template class PerformerBlock<float>;
 template class PerformerBlock<double>;
 

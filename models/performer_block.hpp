@@ -28,6 +28,14 @@ class PerformerBlock : public Module<T> {
   using State = typename MultiHeadAttention<T>::State;
   State initial_state(std::size_t batch) const { return attention_->initial_state(batch); }
   Tensor<T> step(const Tensor<T>& x_t, State& state) const;
+  // L tokens per sequence in one pass: x [B, L, D] -> [B, L, D]; equals L step() calls.
+  Tensor<T> prefill(const Tensor<T>& x, State& state) const;
+
+  // For RNN-mode code that reads the weights directly (models/performer_decoder).
+  const LayerNorm<T>& norm_1() const { return *norm_1_; }
+  const LayerNorm<T>& norm_2() const { return *norm_2_; }
+  const MultiHeadAttention<T>& attention() const { return *attention_; }
+  const MLP<T>& feed_forward() const { return *feed_forward_; }
 
   MultiHeadAttention<T>& attention() { return *attention_; }
   Dropout<T>& attention_dropout() { return *attention_dropout_; }

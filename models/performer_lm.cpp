@@ -1,5 +1,6 @@
 #include "models/performer_lm.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "engine/ops/matmul.hpp"
@@ -45,6 +46,20 @@ Tensor<T> PerformerLM<T>::step(const Indices& tokens, State& state) const {
                                 attention_kernel_name(config().attention) + "', causal " + (config().causal ? "true" : "false") + ")");
   NoGradGuard no_grad;
   return head(stack_->step(tokens, state));
+}
+
+template <class T>
+Tensor<T> PerformerLM<T>::prefill(const Indices& ids, State& state) const {
+  if (!supports_recurrent_generation())
+    throw std::invalid_argument("PerformerLM::prefill: recurrent generation needs a causal model with a FAVOR kernel (attention '" +
+                                attention_kernel_name(config().attention) + "', causal " + (config().causal ? "true" : "false") + ")");
+  NoGradGuard no_grad;
+  const Tensor<T> hidden = stack_->prefill(ids, state);
+  const std::size_t B = hidden.size(0), L = hidden.size(1), D = hidden.size(2);
+  Array<T> last = empty_array<T>({B, D});
+  for (std::size_t b = 0; b < B; ++b)
+    std::copy_n(hidden.data() + (b * L + L - 1) * D, D, last.data() + b * D);
+  return head(Tensor<T>(std::move(last)));
 }
 
 template class PerformerLM<float>;

@@ -27,6 +27,12 @@ class PerformerLM : public Module<T> {
   using State = typename PerformerStack<T>::State;
   State initial_state(std::size_t batch) const { return stack_->initial_state(batch); }
   Tensor<T> step(const Indices& tokens, State& state) const;
+  // A prompt in one pass: ids [B, L] (the tokens after the state's) -> the logits after the last
+  // one [B, V]; the state then equals that of L step() calls. No gradient.
+  Tensor<T> prefill(const Indices& ids, State& state) const;
+  // The output head's weight [V, D]: the token table (tied) or the head's own.
+  Tensor<T> head_weight() const { return output_ ? output_->weight() : stack_->token_table(); }
+  const PerformerStack<T>& stack() const { return *stack_; }
   // Whether step() is available (causal model with a FAVOR kernel).
   bool supports_recurrent_generation() const;
 

@@ -112,6 +112,22 @@ Tensor<T> PerformerStack<T>::step(const Indices& tokens, State& state) const {
   return final_norm_->forward(h);
 }
 
+template <class T>
+Tensor<T> PerformerStack<T>::prefill(const Indices& ids, State& state) const {
+  if (ids.dimension() != 2 || ids.shape()[1] == 0)
+    throw std::invalid_argument(fmt::format("PerformerStack::prefill: ids must be [B, L] with L > 0, got {}",
+                                            shape_str(to_shape(ids.shape()))));
+  if (learned_positions_ && state.position + ids.shape()[1] > config_.context)
+    throw std::invalid_argument(fmt::format("PerformerStack::prefill: positions {} .. {} go past the learned positions "
+                                            "(context {})",
+                                            state.position, state.position + ids.shape()[1] - 1, config_.context));
+  NoGradGuard no_grad;
+  Tensor<T> h = embed_tokens(ids, state.position);
+  for (std::size_t i = 0; i < blocks_->size(); ++i) h = blocks_->at(i).prefill(h, state.blocks[i]);
+  state.position += ids.shape()[1];
+  return final_norm_->forward(h);
+}
+
 template class PerformerStack<float>;
 template class PerformerStack<double>;
 

@@ -38,12 +38,19 @@ class PerformerStack : public Module<T> {
   };
   State initial_state(std::size_t batch) const;
   Tensor<T> step(const Indices& tokens, State& state) const;
+  // L tokens per sequence in one pass, the ones after the state's: ids [B, L] -> hidden [B, L, D];
+  // equals L step() calls (hidden states and the state). No gradient.
+  Tensor<T> prefill(const Indices& ids, State& state) const;
 
   const PerformerConfig& config() const { return config_; }
   // The token embedding table [V, D] (empty handle for feature input).
   Tensor<T> token_table() const;
   std::size_t depth() const { return blocks_->size(); }
   PerformerBlock<T>& block(std::size_t i) { return blocks_->at(i); }
+  const PerformerBlock<T>& block(std::size_t i) const { return blocks_->at(i); }
+  const LayerNorm<T>& final_norm() const { return *final_norm_; }
+  // The learned position table [context, D] (empty handle for other position kinds).
+  Tensor<T> position_table() const { return learned_positions_ ? learned_positions_->table() : Tensor<T>(); }
 
  private:
   Tensor<T> embed_tokens(const Indices& ids, std::size_t offset) const;

@@ -1,7 +1,22 @@
 # Fails unless every ```cpp and ```python block of a markdown page appears verbatim (up to each
 # line's indentation) in the given sources, so a tutorial cannot drift from its program.
 #   cmake -DDOC=docs/TUTORIAL.md -DSOURCE1=a.cpp -DSOURCE2=b.py -P check_tutorial_snippets.cmake
+#   cmake -DDOC=README.md "-DSECTION=Embed a trained model" -DSOURCE1=a.cpp -P check_tutorial_snippets.cmake
+# -DSECTION=title checks only the blocks of that "## title" section (up to the next "## ").
 file(READ "${DOC}" doc)
+if(SECTION)
+  string(FIND "${doc}" "\n## ${SECTION}\n" begin)
+  if(begin EQUAL -1)
+    message(FATAL_ERROR "${DOC}: no section '## ${SECTION}'")
+  endif()
+  string(SUBSTRING "${doc}" ${begin} -1 doc)
+  string(SUBSTRING "${doc}" 1 -1 rest)
+  string(FIND "${rest}" "\n## " end)
+  if(NOT end EQUAL -1)
+    math(EXPR end "${end} + 1")
+    string(SUBSTRING "${doc}" 0 ${end} doc)
+  endif()
+endif()
 set(code "")
 foreach(src "${SOURCE1}" "${SOURCE2}")
   if(src)

@@ -85,4 +85,13 @@ template <class T>
 Tensor<T> favor_causal_step(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, FavorCausalState<T>& state,
                             const std::uint8_t* key_padded = nullptr);
 
+// Prefill (the prompt in one pass): q', k' [..., L, M], v [..., L, dv] with N = prod(...) slices;
+// the chunked causal forward started from `state` (S1 of the tokens before), which then holds the
+// L tokens more: the same state, and the same outputs, as L favor_causal_steps. No gradient, no
+// padding mask. Lives in favor_causal_chunked.cpp (it is that form's forward).
+// Test: test_favor_prefill.cpp "favor prefill: state and outputs equal per-token steps".
+template <class T>
+Tensor<T> favor_causal_prefill(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, FavorCausalState<T>& state,
+                               std::size_t chunk = kFavorDefaultChunk);
+
 }  // namespace pf

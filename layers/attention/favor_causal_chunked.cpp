@@ -9,6 +9,8 @@
 // Block b holds rows t0 .. t0+n (n <= C); "_b" is that block's rows of a slice's matrix.
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "layers/attention/favor_plan.hpp"
 
 #include "engine/core/profiler.hpp"
@@ -35,14 +37,15 @@ MatView<T> masked_scores(Array<T>& a, MatView<const T> x_b, MatView<const T> y_b
 // Forward of one slice (one of N = B*H), shapes per slice:
 //   in:  Q' [L, M], K' [L, M], V1 = [V, 1] [L, dv+1]
 //   out: out [L, dv], den [L] (saved for backward, with Q', K', V)
-// Per block, with the carried state s1 = S1 [M, dv+1] (sum over earlier blocks of K'^T V1):
+// Per block, with the carried state s1 = S1 [M, dv+1] (sum over earlier blocks of K'^T V1; zero
+// at the start in training, the state of the tokens before in a prefill):
 //   O1_b = Q'_b S1 + tril(Q'_b K'_b^T) V1_b = [num_b, den_b];  S1 += K'_b^T V1_b.
+// On return s1 holds the state after the slice's last token.
 template <class T>
-void favor_chunked_forward(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in, T* out, T* den) {
-  Array<T> s1_store = filled_array<T>({p.features, p.dv1}, T(0));
+void favor_chunked_forward(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in, MatView<T> s1, T* out,
+                           T* den) {
   Array<T> o1 = empty_array<T>({C, p.dv1});
   Array<T> a = empty_array<T>({C, C});
-  const MatView<T> s1 = mat(s1_store.data(), p.features, p.dv1);
   for (std::size_t t0 = 0; t0 < p.len; t0 += C) {
     const std::size_t n = std::min(C, p.len - t0);
     const auto q_b = in.q.row_block(t0, n), k_b = in.k.row_block(t0, n), v1_b = in.v1.row_block(t0, n);
@@ -123,7 +126,9 @@ Tensor<T> favor_causal_chunked(const Tensor<T>& q, const Tensor<T>& k, const Ten
   for_each_slice(p.slices, [&](std::size_t s) {
     SliceInputs<T> in;
     in.load(p, q, k, v, s);
-    favor_chunked_forward(p, C, in, out.data() + s * p.len * p.dv, den.data() + s * p.len);
+    Array<T> s1 = filled_array<T>({p.features, p.dv1}, T(0));
+    favor_chunked_forward(p, C, in, mat(s1.data(), p.features, p.dv1), out.data() + s * p.len * p.dv,
+                          den.data() + s * p.len);
   });
   if (!needs_grad<T>({&q, &k, &v})) return Tensor<T>(std::move(out));
   auto nq = q.node(), nk = k.node(), nv = v.node();
@@ -136,9 +141,39 @@ Tensor<T> favor_causal_chunked(const Tensor<T>& q, const Tensor<T>& k, const Ten
   });
 }
 
+// Prefill: the forward above, started from the state's S1 of each slice instead of zero, which it
+// then holds for the L tokens more (so the RNN step continues where the prompt ended).
+template <class T>
+Tensor<T> favor_causal_prefill(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v, FavorCausalState<T>& state,
+                               std::size_t chunk) {
+  const OpTimer timer("favor_causal_prefill");
+  const FavorPlan p = plan_favor("favor_causal_prefill", q.shape(), k.shape(), v.shape(), nullptr);
+  if (chunk == 0) throw std::invalid_argument("favor_causal_prefill: chunk must be positive");
+  if (p.slices != state.slices || p.features != state.features || p.dv != state.value_width)
+    throw std::invalid_argument(fmt::format(
+        "favor_causal_prefill: q' {}, v {} ({} slices, M = {}, dv = {}) do not fit a state of {} slices, M = {}, dv = {}",
+        shape_str(q.shape()), shape_str(v.shape()), p.slices, p.features, p.dv, state.slices, state.features,
+        state.value_width));
+  const std::size_t C = std::min(chunk, std::max<std::size_t>(p.len, 1));
+  Array<T> out = empty_array<T>(p.out_shape);
+  Array<T> den = empty_array<T>({p.slices, p.len});
+  for_each_slice(p.slices, [&](std::size_t s) {
+    SliceInputs<T> in;
+    in.load(p, q, k, v, s);
+    const MatView<T> s1 = mat(state.s1.data() + s * p.features * p.dv1, p.features, p.dv1);
+    favor_chunked_forward(p, C, in, s1, out.data() + s * p.len * p.dv, den.data() + s * p.len);
+  });
+  state.steps += p.len;
+  return Tensor<T>(std::move(out));
+}
+
 template Tensor<float> favor_causal_chunked<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>&,
                                                    const Mask*, std::size_t);
 template Tensor<double> favor_causal_chunked<double>(const Tensor<double>&, const Tensor<double>&,
                                                      const Tensor<double>&, const Mask*, std::size_t);
+template Tensor<float> favor_causal_prefill<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>&,
+                                                   FavorCausalState<float>&, std::size_t);
+template Tensor<double> favor_causal_prefill<double>(const Tensor<double>&, const Tensor<double>&,
+                                                     const Tensor<double>&, FavorCausalState<double>&, std::size_t);
 
 }  // namespace pf

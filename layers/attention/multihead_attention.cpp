@@ -162,6 +162,26 @@ Tensor<T> MultiHeadAttention<T>::step(const Tensor<T>& x_t, State& state) const 
   return out_proj_->forward(reshape(heads, {B, config_.model_width}));
 }
 
+template <class T>
+Tensor<T> MultiHeadAttention<T>::prefill(const Tensor<T>& x, State& state) const {
+  const std::size_t B = x.dim() == 3 ? x.size(0) : 0, H = config_.heads;
+  if (x.dim() != 3 || x.size(2) != config_.model_width || B * H != state.favor.slices)
+    throw std::invalid_argument(fmt::format("MultiHeadAttention::prefill: x {} must be [B, L, {}] with B matching the "
+                                            "state ({} slices of {} heads)",
+                                            shape_str(x.shape()), config_.model_width, state.favor.slices, H));
+  NoGradGuard no_grad;
+  Tensor<T> q = project_heads(*q_proj_, x);
+  Tensor<T> k = project_heads(*k_proj_, x);
+  const Tensor<T> v = project_heads(*v_proj_, x);
+  if (config_.rotary) {
+    q = apply_rotary(q, state.position);
+    k = apply_rotary(k, state.position);
+  }
+  const Tensor<T> heads = favor_causal_prefill(query_features(q), key_features(k), v, state.favor, config_.chunk);
+  state.position += x.size(1);
+  return out_proj_->forward(merge_heads(heads));
+}
+
 template class MultiHeadAttention<float>;
 template class MultiHeadAttention<double>;
 

@@ -89,12 +89,21 @@ class MultiHeadAttention : public Module<T> {
   State initial_state(std::size_t batch) const;
   // One token per sequence: x_t [B, D] -> [B, D]; equals forward() at that position. No gradient.
   Tensor<T> step(const Tensor<T>& x_t, State& state) const;
+  // L tokens per sequence in one pass (the chunked causal form): x [B, L, D] -> [B, L, D], the
+  // tokens following the state's; equals L step() calls, outputs and state. No gradient.
+  Tensor<T> prefill(const Tensor<T>& x, State& state) const;
+
+  // For RNN-mode code that reads the layer directly (models/performer_decoder): the projections
+  // and the feature maps, q/k [..., L, d] -> features [..., L, M].
+  const Linear<T>& q_projection() const { return *q_proj_; }
+  const Linear<T>& k_projection() const { return *k_proj_; }
+  const Linear<T>& v_projection() const { return *v_proj_; }
+  const Linear<T>& out_projection() const { return *out_proj_; }
+  Tensor<T> query_features(const Tensor<T>& q) const;
+  Tensor<T> key_features(const Tensor<T>& k) const;
 
  private:
   bool is_favor() const { return config_.kernel != AttentionKernel::exact; }
-  // q/k [..., L, d] -> features [..., L, M].
-  Tensor<T> query_features(const Tensor<T>& q) const;
-  Tensor<T> key_features(const Tensor<T>& k) const;
   // x [B, L, D] through a projection, straight into heads [B, H, L, d] (one tape node).
   Tensor<T> project_heads(const Linear<T>& projection, const Tensor<T>& x) const;
   Tensor<T> merge_heads(const Tensor<T>& x) const;  // [B, H, L, d] -> [B, L, D]

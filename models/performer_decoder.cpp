@@ -1,0 +1,429 @@
+#include "models/performer_decoder.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <xsimd/xsimd.hpp>
+
+#include "engine/core/profiler.hpp"
+#include "engine/kernels/simd.hpp"
+#include "engine/kernels/thread_pool.hpp"
+
+namespace pf {
+namespace {
+
+template <class T>
+using Batch = xsimd::batch<T>;
+
+// Panels of W^T [K, N] (a Linear's weight W [N, K] transposed): NB = 2 SIMD vectors of columns
+// each, stored one after another as [K, NB] (the last one zero-padded), so a pass over a panel
+// reads memory in order.
+template <class T>
+constexpr std::size_t kPanel = 2 * Batch<T>::size;
+
+template <class T>
+Array<T> panels_of(const Tensor<T>& w) {
+  const std::size_t N = w.size(0), K = w.size(1), NB = kPanel<T>, P = (N + NB - 1) / NB;
+  Array<T> t = filled_array<T>({P, K, NB}, T(0));
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t k = 0; k < K; ++k) t.data()[((n / NB) * K + k) * NB + n % NB] = w.data()[n * K + k];
+  return t;
+}
+
+// out[r, n] (=, or += when `accumulate`) bias[n] + sum_k x[r, k] W^T[k, n] for RB rows and the
+// columns of one panel (`valid` of its NB are real): x [RB, K] (row stride ldx), out row stride
+// ldo. The RB x NB outputs stay in registers over the whole K loop; no horizontal sums. Each
+// output is summed over k in order whatever the rows beside it, so a row's result does not
+// depend on how many rows step together or on the threads.
+template <class T, std::size_t RB>
+void affine_tile(const T* x, std::size_t ldx, std::size_t K, const T* panel, std::size_t valid, const T* bias, T* out,
+                 std::size_t ldo, bool accumulate) {
+  constexpr std::size_t W = Batch<T>::size;
+  Batch<T> acc[RB][2];
+  for (std::size_t r = 0; r < RB; ++r) acc[r][0] = acc[r][1] = Batch<T>(T(0));
+  for (std::size_t k = 0; k < K; ++k) {
+    const Batch<T> w0 = Batch<T>::load_unaligned(panel + k * 2 * W), w1 = Batch<T>::load_unaligned(panel + k * 2 * W + W);
+    for (std::size_t r = 0; r < RB; ++r) {
+      const Batch<T> xr(x[r * ldx + k]);
+      acc[r][0] = xsimd::fma(xr, w0, acc[r][0]);
+      acc[r][1] = xsimd::fma(xr, w1, acc[r][1]);
+    }
+  }
+  for (std::size_t r = 0; r < RB; ++r) {
+    alignas(64) T sums[2 * W];
+    acc[r][0].store_aligned(sums);
+    acc[r][1].store_aligned(sums + W);
+    T* o = out + r * ldo;
+    for (std::size_t c = 0; c < valid; ++c) {
+      const T value = sums[c] + (bias ? bias[c] : T(0));
+      o[c] = accumulate ? o[c] + value : value;
+    }
+  }
+}
+
+// All N outputs for R rows: x [R, K] (row stride ldx) times the panels of W^T, out [R, N] (row
+// stride ldo), split over the thread pool by panels when there is enough work.
+template <class T>
+void affine_rows(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* panels, std::size_t N,
+                 const T* bias, T* out, std::size_t ldo, bool accumulate = false) {
+  constexpr std::size_t NB = kPanel<T>;
+  const std::size_t P = (N + NB - 1) / NB;
+  const std::size_t grain = std::max<std::size_t>(4, (std::size_t(1) << 16) / std::max<std::size_t>(R * K * NB, 1));
+  auto run = [&](std::size_t p0, std::size_t p1) {
+    for (std::size_t p = p0; p < p1; ++p) {
+      const std::size_t n = p * NB, valid = std::min(NB, N - n);
+      const T* panel = panels + p * K * NB;
+      const T* b = bias ? bias + n : nullptr;
+      std::size_t r = 0;
+      for (; r + 4 <= R; r += 4)
+        affine_tile<T, 4>(x + r * ldx, ldx, K, panel, valid, b, out + r * ldo + n, ldo, accumulate);
+      for (; r < R; ++r) affine_tile<T, 1>(x + r * ldx, ldx, K, panel, valid, b, out + r * ldo + n, ldo, accumulate);
+    }
+  };
+  if (num_threads() > 1 && P >= 2 * grain)
+    parallel_for((P + grain - 1) / grain, [&](std::size_t c) { run(c * grain, std::min(P, (c + 1) * grain)); });
+  else
+    run(0, P);
+}
+
+// y = (x - mean) / sqrt(var + eps) * gamma + beta per row of D (as engine/ops/layer_norm.cpp).
+template <class T>
+void layer_norm_rows(const T* x, std::size_t R, std::size_t D, const LayerNorm<T>& norm, T* y) {
+  const T* g = norm.weight().data();
+  const T* b = norm.bias().data();
+  const T inv_d = T(1) / T(D);
+  for (std::size_t r = 0; r < R; ++r) {
+    const T* xr = x + r * D;
+    T* yr = y + r * D;
+    T sum = 0;
+    for (std::size_t c = 0; c < D; ++c) sum += xr[c];
+    const T mu = sum * inv_d;
+    T sq = 0;
+    for (std::size_t c = 0; c < D; ++c) {
+      yr[c] = xr[c] - mu;
+      sq += yr[c] * yr[c];
+    }
+    const T rs = T(1) / std::sqrt(sq * inv_d + T(norm.eps()));
+    for (std::size_t c = 0; c < D; ++c) yr[c] = yr[c] * rs * g[c] + b[c];
+  }
+}
+
+// Rotate each pair (x_2i, x_2i+1) of one head by l theta_i, theta_i = 10000^{-2i/d} (as
+// layers/attention/position_encoding.cpp).
+template <class T>
+void rotate_head(T* x, std::size_t d, std::size_t position) {
+  for (std::size_t i = 0; i < d / 2; ++i) {
+    const double angle = double(position) * std::pow(10000.0, -2.0 * double(i) / double(d));
+    const T c = T(std::cos(angle)), s = T(std::sin(angle));
+    const T a = x[2 * i], b = x[2 * i + 1];
+    x[2 * i] = c * a - s * b;
+    x[2 * i + 1] = s * a + c * b;
+  }
+}
+
+const char* kernel_refusal = "PerformerDecoder: recurrent generation needs a causal model with a FAVOR kernel";
+
+}  // namespace
+
+template <class T>
+PerformerDecoder<T>::PerformerDecoder(const PerformerLM<T>& model, std::size_t rows)
+    : model_(model), config_(model.config()), rows_(rows) {
+  if (!model.supports_recurrent_generation())
+    throw std::invalid_argument(fmt::format("{} (attention '{}', causal {})", kernel_refusal,
+                                            attention_kernel_name(config_.attention), config_.causal));
+  if (rows == 0) throw std::invalid_argument("PerformerDecoder: rows must be positive");
+  const PerformerStack<T>& stack = model.stack();
+  vocab_ = config_.vocab;
+  D_ = config_.width;
+  H_ = config_.heads;
+  d_ = D_ / H_;
+  F_ = config_.ff_hidden;
+  const MultiHeadAttention<T>& first = stack.block(0).attention();
+  m_ = first.projection().size(0);
+  M_ = first.initial_state(1).favor.features;
+  for (std::size_t l = 0; l < stack.depth(); ++l) {
+    const PerformerBlock<T>& block = stack.block(l);
+    const MultiHeadAttention<T>& a = block.attention();
+    Layer layer;
+    // The q, k, v weights [D, D] stacked into one [3D, D], then stored transposed as every weight.
+    Array<T> qkv = empty_array<T>({3 * D_, D_});
+    layer.qkv_bias = filled_array<T>({3 * D_}, T(0));
+    const Linear<T>* projections[3] = {&a.q_projection(), &a.k_projection(), &a.v_projection()};
+    for (std::size_t p = 0; p < 3; ++p) {
+      std::copy_n(projections[p]->weight().data(), D_ * D_, qkv.data() + p * D_ * D_);
+      if (projections[p]->has_bias()) std::copy_n(projections[p]->bias().data(), D_, layer.qkv_bias.data() + p * D_);
+    }
+    layer.qkv_t = panels_of(Tensor<T>(std::move(qkv)));
+    layer.out_t = panels_of(a.out_projection().weight());
+    layer.ff1_t = panels_of(block.feed_forward().layers().at(0).weight());
+    layer.ff2_t = panels_of(block.feed_forward().layers().at(1).weight());
+    layer.projection_t = panels_of(a.projection());
+    layer.state.assign(rows * H_ * M_ * (d_ + 1), T(0));
+    layers_.push_back(std::move(layer));
+  }
+  head_t_ = panels_of(model.head_weight());
+  positions_.assign(rows, 0);
+  x_.assign(rows * D_, T(0));
+  normed_.assign(rows * D_, T(0));
+  qkv_.assign(rows * 3 * D_, T(0));
+  heads_.assign(rows * D_, T(0));
+  hidden_.assign(rows * F_, T(0));
+  logits_.assign(rows * vocab_, T(0));
+  qf_.assign(rows * H_ * M_, T(0));
+  kf_.assign(rows * H_ * M_, T(0));
+  u_.assign(rows * 2 * H_ * m_, T(0));
+  read_.assign(rows * (d_ + 1), T(0));
+}
+
+template <class T>
+void PerformerDecoder<T>::reset_row(std::size_t row) {
+  if (row >= rows_) throw std::invalid_argument(fmt::format("PerformerDecoder: row {} of {}", row, rows_));
+  const std::size_t n = H_ * M_ * (d_ + 1);
+  for (Layer& layer : layers_) std::fill_n(layer.state.begin() + row * n, n, T(0));
+  positions_[row] = 0;
+}
+
+template <class T>
+void PerformerDecoder<T>::copy_row(std::size_t from, std::size_t to) {
+  if (from >= rows_ || to >= rows_)
+    throw std::invalid_argument(fmt::format("PerformerDecoder: copy row {} to {} of {}", from, to, rows_));
+  const std::size_t n = H_ * M_ * (d_ + 1);
+  for (Layer& layer : layers_) std::copy_n(layer.state.begin() + from * n, n, layer.state.begin() + to * n);
+  positions_[to] = positions_[from];
+}
+
+// The Tensor path keeps S1 = [S, z] per slice (row, head) as [M, dv + 1]; this decoder as S
+// [M, dv] followed by z [M], so that S's rows are whole SIMD vectors (for dv = 32: no store
+// that splits a cache line in the state pass, and no padding to stream).
+template <class T>
+void PerformerDecoder<T>::import_slice(const T* s1, T* slice) const {
+  const std::size_t dv = d_, dv1 = d_ + 1;
+  for (std::size_t m = 0; m < M_; ++m) {
+    std::copy_n(s1 + m * dv1, dv, slice + m * dv);
+    slice[M_ * dv + m] = s1[m * dv1 + dv];
+  }
+}
+
+template <class T>
+void PerformerDecoder<T>::export_slice(const T* slice, T* s1) const {
+  const std::size_t dv = d_, dv1 = d_ + 1;
+  for (std::size_t m = 0; m < M_; ++m) {
+    std::copy_n(slice + m * dv, dv, s1 + m * dv1);
+    s1[m * dv1 + dv] = slice[M_ * dv + m];
+  }
+}
+template <class T>
+void PerformerDecoder<T>::load_row(std::size_t row, const typename PerformerLM<T>::State& state, std::size_t from) {
+  const std::size_t per_head = M_ * (d_ + 1);
+  if (row >= rows_ || state.blocks.size() != layers_.size() || state.blocks[0].favor.slices < (from + 1) * H_ ||
+      state.blocks[0].favor.features != M_ || state.blocks[0].favor.value_width != d_)
+    throw std::invalid_argument(fmt::format("PerformerDecoder::load_row: row {} (of {}) from row {} of a state of {} "
+                                            "layers, {} slices does not fit",
+                                            row, rows_, from, state.blocks.size(),
+                                            state.blocks.empty() ? 0 : state.blocks[0].favor.slices));
+  for (std::size_t l = 0; l < layers_.size(); ++l)
+    for (std::size_t j = 0; j < H_; ++j)
+      import_slice(state.blocks[l].favor.s1.data() + (from * H_ + j) * per_head,
+                   layers_[l].state.data() + (row * H_ + j) * per_head);
+  positions_[row] = state.position;
+}
+
+template <class T>
+Tensor<T> PerformerDecoder<T>::prefill(std::size_t row0, const Indices& ids) {
+  const std::size_t B = ids.dimension() == 2 ? ids.shape()[0] : 0;
+  if (B == 0 || row0 + B > rows_)
+    throw std::invalid_argument(fmt::format("PerformerDecoder::prefill: ids {} for rows {} .. of {}",
+                                            shape_str(to_shape(ids.shape())), row0, rows_));
+  typename PerformerLM<T>::State state = model_.initial_state(B);
+  // Continue from the rows' current states.
+  const std::size_t per_head = M_ * (d_ + 1);
+  for (std::size_t b = 0; b < B; ++b) {
+    if (positions_[row0 + b] != positions_[row0])
+      throw std::invalid_argument("PerformerDecoder::prefill: rows prefilled together must be at one position");
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      auto& favor = state.blocks[l].favor;
+      for (std::size_t j = 0; j < H_; ++j)
+        export_slice(layers_[l].state.data() + ((row0 + b) * H_ + j) * per_head,
+                     favor.s1.data() + (b * H_ + j) * per_head);
+      state.blocks[l].position = positions_[row0];
+    }
+  }
+  state.position = positions_[row0];
+  Tensor<T> logits = model_.prefill(ids, state);
+  for (std::size_t b = 0; b < B; ++b) load_row(row0 + b, state, b);
+  return logits;
+}
+
+// Per slice (row, head): S1 += k' [v, 1];  [num, den] = q' S1;  out = num / g(den), in one pass
+// over S1 [M, dv + 1] (as favor_causal_step).
+template <class T>
+void PerformerDecoder<T>::update_and_read(std::size_t layer, std::size_t row, std::size_t head, const T* qf,
+                                          const T* kf) {
+  const std::size_t dv = d_, dv1 = d_ + 1, i = row;  // scratch rows are indexed by decoder row
+  T* __restrict s = layers_[layer].state.data() + (row * H_ + head) * M_ * dv1;  // S [M, dv]
+  T* __restrict z = s + M_ * dv;                                                    // z [M]
+  const T* __restrict v = qkv_.data() + i * 3 * D_ + 2 * D_ + head * d_;
+  T* __restrict o = read_.data() + row * dv1;
+  // Columns outer, features inner: each output column's sum over m stays in a register (a sum
+  // kept in memory would wait on its own store at every m).
+  constexpr std::size_t W = Batch<T>::size;
+  std::size_t c0 = 0;
+  for (; c0 + W <= dv; c0 += W) {
+    const Batch<T> vb = Batch<T>::load_unaligned(v + c0);
+    Batch<T> acc(T(0));
+    for (std::size_t m = 0; m < M_; ++m) {
+      T* r = s + m * dv + c0;
+      const Batch<T> updated = xsimd::fma(Batch<T>(kf[m]), vb, Batch<T>::load_unaligned(r));
+      updated.store_unaligned(r);
+      acc = xsimd::fma(Batch<T>(qf[m]), updated, acc);
+    }
+    acc.store_unaligned(o + c0);
+  }
+  for (std::size_t c = c0; c <= dv; ++c) {  // the rest, and the denominator column (v = 1)
+    const T vc = c < dv ? v[c] : T(1);
+    T acc = 0;
+    for (std::size_t m = 0; m < M_; ++m) {
+      T& r = c < dv ? s[m * dv + c] : z[m];
+      r += kf[m] * vc;
+      acc += qf[m] * r;
+    }
+    o[c] = acc;
+  }
+  const T den = o[dv];
+  const T floor = T(kFavorDenominatorFloor);
+  const T guarded = std::abs(den) >= floor ? den : (den < 0 ? -floor : floor);
+  const T inv = T(1) / guarded;
+  T* out = heads_.data() + i * D_ + head * d_;
+  for (std::size_t c = 0; c < dv; ++c) out[c] = o[c] * inv;
+}
+
+// FAVOR+ (positive features, query stabiliser = row max, keys unstabilised as in causal
+// attention, see multihead_attention.hpp):
+//   u = W x^ (x^ = x / d^{1/4}), s = |x^|^2 / 2;  q' = m^{-1/2} (exp(u - s - max u) + eps),
+//   k' = m^{-1/2} exp(u - s);  then the state pass.
+template <class T>
+void PerformerDecoder<T>::positive_heads(std::size_t layer, std::size_t row0, std::size_t count) {
+  const MultiHeadAttention<T>& a = model_.stack().block(layer).attention();
+  const T* wt = layers_[layer].projection_t.data();
+  const T norm = T(std::pow(double(d_), -0.25));
+  const T half_norm_sq = norm * norm / 2;
+  const T scale = T(1 / std::sqrt(double(m_))), eps = T(a.config().query_eps);
+  const std::size_t work = count * H_ * M_ * d_;
+  auto row_fn = [&](std::size_t i) {
+    const std::size_t row = row0 + i;
+    const T* qk = qkv_.data() + row * 3 * D_;  // q heads then k heads: 2H rows of d
+    T* u = u_.data() + row * 2 * H_ * m_;
+    affine_rows(qk, d_, 2 * H_, d_, wt, m_, static_cast<const T*>(nullptr), u, m_);
+    for (std::size_t h = 0; h < H_; ++h) {
+      T* qf = qf_.data() + (row * H_ + h) * M_;
+      T* kf = kf_.data() + (row * H_ + h) * M_;
+      const T* uq = u + h * m_;
+      const T* uk = u + (H_ + h) * m_;
+      const T* q = qk + h * d_;
+      const T* k = qk + D_ + h * d_;
+      T sq = 0, sk = 0;
+      for (std::size_t t = 0; t < d_; ++t) sq += q[t] * q[t], sk += k[t] * k[t];
+      T c = -std::numeric_limits<T>::infinity();
+      for (std::size_t j = 0; j < m_; ++j) c = std::max(c, uq[j] * norm);
+      const Batch<T> b_norm(norm), b_scale(scale), b_eps(eps);
+      const Batch<T> q_shift(sq * half_norm_sq + c), k_shift(sk * half_norm_sq);
+      detail::simd_map_serial(uq, qf, m_, [&](Batch<T> x) { return b_scale * (xsimd::exp(b_norm * x - q_shift) + b_eps); });
+      detail::simd_map_serial(uk, kf, m_, [&](Batch<T> x) { return b_scale * xsimd::exp(b_norm * x - k_shift); });
+      update_and_read(layer, row, h, qf, kf);
+    }
+  };
+  if (count > 1 && work >= (std::size_t(1) << 16)) parallel_for(count, row_fn);
+  else for (std::size_t i = 0; i < count; ++i) row_fn(i);
+}
+
+// Other feature maps: the layer's own (Tensor ops, no tape), then the same state pass.
+template <class T>
+void PerformerDecoder<T>::generic_heads(std::size_t layer, std::size_t row0, std::size_t count) {
+  const MultiHeadAttention<T>& a = model_.stack().block(layer).attention();
+  Array<T> q = empty_array<T>({count * H_, 1, d_}), k = empty_array<T>({count * H_, 1, d_});
+  for (std::size_t i = 0; i < count; ++i) {
+    const T* qk = qkv_.data() + (row0 + i) * 3 * D_;
+    std::copy_n(qk, D_, q.data() + i * D_);
+    std::copy_n(qk + D_, D_, k.data() + i * D_);
+  }
+  const Tensor<T> qf = a.query_features(Tensor<T>(std::move(q))), kf = a.key_features(Tensor<T>(std::move(k)));
+  for (std::size_t i = 0; i < count; ++i)
+    for (std::size_t h = 0; h < H_; ++h)
+      update_and_read(layer, row0 + i, h, qf.data() + (i * H_ + h) * M_, kf.data() + (i * H_ + h) * M_);
+}
+
+template <class T>
+void PerformerDecoder<T>::attention(std::size_t layer, std::size_t row0, std::size_t count) {
+  if (config_.positions == PositionKind::rotary)
+    for (std::size_t i = row0; i < row0 + count; ++i)
+      for (std::size_t h = 0; h < 2 * H_; ++h) rotate_head(qkv_.data() + i * 3 * D_ + h * d_, d_, positions_[i]);
+  if (config_.attention == AttentionKernel::favor_positive) positive_heads(layer, row0, count);
+  else generic_heads(layer, row0, count);
+}
+
+// Scratch rows are the decoder's rows (row r of x_ belongs to row r), so stepping a sub-range
+// leaves the other rows' scratch alone.
+template <class T>
+const T* PerformerDecoder<T>::step(const std::int64_t* tokens, std::size_t row0, std::size_t count) {
+  const OpTimer timer("decoder_step");
+  if (count == 0 || row0 + count > rows_)
+    throw std::invalid_argument(fmt::format("PerformerDecoder::step: rows {} .. {} of {}", row0, row0 + count, rows_));
+  const PerformerStack<T>& stack = model_.stack();
+  const Tensor<T> table = stack.token_table(), positions = stack.position_table();
+  for (std::size_t i = row0; i < row0 + count; ++i) {
+    const std::int64_t token = tokens[i - row0];
+    if (token < 0 || std::size_t(token) >= vocab_)
+      throw std::invalid_argument(fmt::format("PerformerDecoder::step: token {} outside the vocabulary [0, {})",
+                                              token, vocab_));
+    const std::size_t pos = positions_[i];
+    if (config_.positions == PositionKind::learned && pos >= config_.context)
+      throw std::invalid_argument(fmt::format("PerformerDecoder::step: position {} is past the learned positions "
+                                              "(context {})", pos, config_.context));
+    T* x = x_.data() + i * D_;
+    std::copy_n(table.data() + std::size_t(token) * D_, D_, x);
+    if (config_.positions == PositionKind::learned) {
+      for (std::size_t c = 0; c < D_; ++c) x[c] += positions.data()[pos * D_ + c];
+    } else if (config_.positions == PositionKind::sinusoidal) {
+      const Array<T> e = sinusoidal_encoding<T>(1, D_, pos);
+      for (std::size_t c = 0; c < D_; ++c) x[c] += e.data()[c];
+    }
+  }
+  T* x = x_.data() + row0 * D_;
+  T* normed = normed_.data() + row0 * D_;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const PerformerBlock<T>& block = stack.block(l);
+    const MultiHeadAttention<T>& a = block.attention();
+    layer_norm_rows(x, count, D_, block.norm_1(), normed);
+    affine_rows(normed, D_, count, D_, layers_[l].qkv_t.data(), 3 * D_, layers_[l].qkv_bias.data(),
+                qkv_.data() + row0 * 3 * D_, 3 * D_);
+    attention(l, row0, count);
+    const Linear<T>& out = a.out_projection();
+    affine_rows(heads_.data() + row0 * D_, D_, count, D_, layers_[l].out_t.data(), D_,
+                out.has_bias() ? out.bias().data() : nullptr, x, D_, true);
+    // Feed-forward: x += gelu(norm_2(x) W1^T + b1) W2^T + b2 (dropout is the identity here).
+    layer_norm_rows(x, count, D_, block.norm_2(), normed);
+    const Linear<T>& ff1 = block.feed_forward().layers().at(0);
+    const Linear<T>& ff2 = block.feed_forward().layers().at(1);
+    T* hidden = hidden_.data() + row0 * F_;
+    affine_rows(normed, D_, count, D_, layers_[l].ff1_t.data(), F_, ff1.has_bias() ? ff1.bias().data() : nullptr, hidden,
+                F_);
+    detail::simd_map_serial(hidden, hidden, count * F_, [](Batch<T> u) {
+      return u * T(0.5) * (T(1) + xsimd::erf(u * T(M_SQRT1_2)));
+    });
+    affine_rows(hidden, F_, count, F_, layers_[l].ff2_t.data(), D_, ff2.has_bias() ? ff2.bias().data() : nullptr, x, D_,
+                true);
+  }
+  layer_norm_rows(x, count, D_, stack.final_norm(), normed);
+  T* logits = logits_.data() + row0 * vocab_;
+  affine_rows(normed, D_, count, D_, head_t_.data(), vocab_, static_cast<const T*>(nullptr), logits, vocab_);
+  for (std::size_t i = row0; i < row0 + count; ++i) ++positions_[i];
+  return logits;
+}
+
+template class PerformerDecoder<float>;
+template class PerformerDecoder<double>;
+
+}  // namespace pf
