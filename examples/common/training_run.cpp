@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/io/atomic_file.hpp"
 #include "layers/attention/random_projection.hpp"  // encode_rng_state
 #include "layers/dropout.hpp"
 #include "layers/module_io.hpp"
@@ -122,6 +123,19 @@ RunState resume_run(const std::string& path, Module<T>& model, Optimizer<T>& opt
   data_rng.set_state(run.data_rng);
   fmt::print("resumed {} at step {} ({} trained)\n", path, run.step, format_duration(run.elapsed_seconds));
   return run;
+}
+
+void prepare_checkpoint_location(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::error_code error;
+  if (!dir.empty() && !std::filesystem::exists(dir, error) && !std::filesystem::create_directories(dir, error) && error)
+    throw std::runtime_error(fmt::format("--checkpoint '{}': cannot create the directory '{}': {}", path, dir.string(),
+                                         error.message()));
+  try {
+    require_atomic_write_possible(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("--checkpoint '{}' cannot be saved: {}", path, e.what()));
+  }
 }
 
 std::size_t peak_rss_bytes() {
