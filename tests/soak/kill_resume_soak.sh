@@ -14,12 +14,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 min_kills=10 attempts=14 steps=400
 launch=("$train_text")
-min_ms=5 max_ms=700     # train_text starts in ~30 ms; a step with its save takes ~25 ms
+min_ms=5 slack=8         # train_text starts in ~30 ms; a step with its save takes ~25 ms
 if [[ -n "$mpirun" ]]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
   launch=("$mpirun" -np 2 "$train_text")
-  min_ms=300 max_ms=1800  # mpirun itself takes a few hundred ms to start the ranks
-  steps=160               # a 2-rank step takes ~40 ms on 2 shared cores
+  min_ms=400               # mpirun itself takes ~0.5 s to start the ranks
+  steps=200 slack=4       # a 2-rank step takes ~40 ms on 2 shared cores; most of a short run is startup
 fi
 
 # A text of numbered lines, made here (no data package needed).
@@ -38,8 +38,16 @@ saved_step() { # the run.step metadata of a checkpoint, -1 when there is none
 }
 header_entry() { head -c $(( 8 + $(od -An -tu8 -N8 "$1" | tr -d ' ') )) "$1" | grep -ao "\"$2\":\"[^\"]*\""; }
 
+start=$(date +%s%N)
 "${launch[@]}" "${small[@]}" --checkpoint straight.safetensors > straight.out 2>&1 ||
   fail "the uninterrupted run failed: $(tail -5 straight.out)"
+# Kill moments uniform in [min_ms, max_ms], max_ms from the uninterrupted run's time D: the runs
+# cut short add up to less than attempts / (attempts + slack) of D on average, so all the kills land
+# before the run can finish, on a fast or a slow (sanitized, loaded) machine alike.
+whole_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+max_ms=$(( min_ms + 2 * (whole_ms - min_ms) / (attempts + slack) ))
+(( max_ms > min_ms + 50 )) || max_ms=$(( min_ms + 50 ))
+echo "the uninterrupted run took $whole_ms ms; kills after $min_ms..$max_ms ms"
 
 RANDOM=$seed
 kills=0 mid_save=0 before_first_save=0 during_start=0
@@ -48,7 +56,10 @@ for (( attempt = 1; attempt <= attempts; attempt++ )); do
   resume=()
   [[ -f $ckpt ]] && resume=(--resume)
   before=$(saved_step $ckpt)
-  ms=$(( min_ms + (RANDOM * 32768 + RANDOM) % (max_ms - min_ms + 1) ))
+  span=$(( max_ms - min_ms ))
+  # Past 60 % of the run (a machine faster than the reference run was), kills come sooner.
+  (( before > steps * 6 / 10 )) && span=$(( span / 4 ))
+  ms=$(( min_ms + (RANDOM * 32768 + RANDOM) % (span + 1) ))
   "${launch[@]}" "${small[@]}" --checkpoint $ckpt "${resume[@]}" > run$attempt.out 2>&1 &
   pid=$!
   sleep "$(printf '%d.%03d' $(( ms / 1000 )) $(( ms % 1000 )))"
@@ -66,7 +77,7 @@ for (( attempt = 1; attempt <= attempts; attempt++ )); do
   if [[ -z "$mpirun" ]] && (( rc != 137 )); then
     fail "attempt $attempt: train_text failed by itself (exit $rc): $(tail -5 run$attempt.out)"
   fi
-  if grep -q "error" run$attempt.out; then fail "attempt $attempt: $(grep error run$attempt.out)"; fi
+  if grep -q "train_text: error" run$attempt.out; then fail "attempt $attempt: $(grep "train_text: error" run$attempt.out)"; fi
   kills=$(( kills + 1 ))
   temps=$(compgen -G "$ckpt.tmp.*" | wc -l)
   after=$(saved_step $ckpt)
