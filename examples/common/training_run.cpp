@@ -131,6 +131,17 @@ void prepare_checkpoint_location(const std::string& path) {
   if (!dir.empty() && !std::filesystem::exists(dir, error) && !std::filesystem::create_directories(dir, error) && error)
     throw std::runtime_error(fmt::format("--checkpoint '{}': cannot create the directory '{}': {}", path, dir.string(),
                                          error.message()));
+  // A save killed mid-write (SIGKILL, power cut) leaves its temporary file beside the checkpoint;
+  // the checkpoint itself is whole. The next run removes what such saves left.
+  const std::string prefix = std::filesystem::path(path).filename().string() + ".tmp.";
+  for (auto it = std::filesystem::directory_iterator(dir.empty() ? "." : dir, error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error))
+    if (it->path().filename().string().rfind(prefix, 0) == 0 && it->is_regular_file()) {
+      std::error_code removed;
+      if (std::filesystem::remove(it->path(), removed))
+        fmt::print("removed {}, left by a save that was interrupted (the checkpoint is whole)\n", it->path().string());
+    }
+  error.clear();
   try {
     require_atomic_write_possible(path);
   } catch (const std::exception& e) {

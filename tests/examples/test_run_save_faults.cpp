@@ -2,7 +2,10 @@
 // a program makes before training (prepare_checkpoint_location).
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -46,6 +49,18 @@ TEST_CASE("prepare_checkpoint_location makes missing directories and refuses unw
   CHECK(dir.entry_count() == 1);
   CHECK(std::filesystem::is_empty(dir.file("runs/today")));  // the probe file is gone
   REQUIRE_NOTHROW(prepare_checkpoint_location("plain_name_in_cwd.safetensors"));
+
+  // What killed saves left is removed; other files stay.
+  for (const char* name : {"text.safetensors", "text.safetensors.tmp.a1b2c3", "text.safetensors.tmp.zzzzzz",
+                           "other.safetensors.tmp.a1b2c3", "text.jsonl"})
+    write_bytes(dir.file("runs/today/") + name, "x");
+  REQUIRE_NOTHROW(prepare_checkpoint_location(nested));
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir.file("runs/today"))) left.push_back(e.path().filename());
+  std::sort(left.begin(), left.end());
+  CHECK(left == std::vector<std::string>{"other.safetensors.tmp.a1b2c3", "text.jsonl", "text.safetensors"});
+  std::filesystem::remove_all(dir.file("runs"));
+  REQUIRE_NOTHROW(prepare_checkpoint_location(nested));
 
   for (const UnwritablePath& u : unwritable_paths(dir.path())) {
     if (u.path.find("/missing/") != std::string::npos) continue;  // made, as above
