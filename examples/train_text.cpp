@@ -19,6 +19,7 @@
 
 #include "models/performer_flops.hpp"
 #include "models/performer_lm.hpp"
+#include "flag_checks.hpp"
 #include "model_flags.hpp"
 #include "progress.hpp"
 #include "text_corpus.hpp"
@@ -145,12 +146,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bool iid = false;
   add_model_flags(app, o.model, iid);
-  app.add_option("--context", o.model.context, "training window (tokens)")->capture_default_str();
+  app.add_option("--context", o.model.context, "training window (tokens)")->check(non_negative())->capture_default_str();
   app.add_option("--batch", o.batch, "sequences per step, over all ranks (each of N ranks computes batch / N)")
-      ->capture_default_str();
+      ->check(non_negative())->capture_default_str();
   add_session_flags(app, o.session);
-  app.add_option("--eval-every", o.session.budget.eval_every_steps, "validation every N steps (0: only at the end)")->capture_default_str();
-  app.add_option("--eval-tokens", o.eval_tokens, "size of the fixed held-out slice (tokens)")->capture_default_str();
+  app.add_option("--eval-every", o.session.budget.eval_every_steps, "validation every N steps (0: only at the end)")->check(non_negative())->capture_default_str();
+  app.add_option("--eval-tokens", o.eval_tokens, "size of the fixed held-out slice (tokens)")->check(non_negative())->capture_default_str();
   app.add_option("--prompt", o.prompt,
                  "prompt of the sample printed at the end (default: the first line of the held-out text, up to 64 "
                  "bytes; saved in the checkpoint for sample_text)");

@@ -22,15 +22,27 @@ std::string directory_of(const std::string& path) {
 }
 
 std::runtime_error system_error(const std::string& what, const std::string& path, int err) {
-  return std::runtime_error(fmt::format("{} '{}': {}", what, path, std::strerror(err)));
+  return std::runtime_error(fmt::format("{} '{}': {} (any file there is unchanged)", what, path, std::strerror(err)));
+}
+
+// A new empty file "<path>.tmp.XXXXXX" beside `path` (same directory, so rename() is atomic),
+// opened for writing; its name is left in `temp`.
+int create_temporary_beside(const std::string& path, std::string& temp) {
+  temp = path + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(temp.data());
+  if (fd < 0) {
+    const int err = errno;
+    throw system_error(fmt::format("write_file_atomically: cannot create a temporary file in '{}' for",
+                                   directory_of(path)), path, err);
+  }
+  return fd;
 }
 
 }  // namespace
 
 void write_file_atomically(const std::string& path, const std::vector<ByteSpan>& parts) {
-  std::string temp = path + ".tmp.XXXXXX";
-  const int fd = ::mkstemp(temp.data());
-  if (fd < 0) throw system_error("write_file_atomically: cannot create a temporary file for", path, errno);
+  std::string temp;
+  const int fd = create_temporary_beside(path, temp);
   auto fail = [&](const char* what) {
     const int err = errno;
     ::close(fd);
@@ -54,6 +66,7 @@ void write_file_atomically(const std::string& path, const std::vector<ByteSpan>&
   const mode_t mask = ::umask(0);
   ::umask(mask);
   if (::fchmod(fd, 0666 & ~mask) != 0) throw fail("write_file_atomically: cannot set permissions of");
+  // A full disk may show only here (delayed allocation), as ENOSPC from fsync or close.
   if (::fsync(fd) != 0) throw fail("write_file_atomically: cannot fsync");
   if (::close(fd) != 0) {
     const int err = errno;
@@ -71,6 +84,13 @@ void write_file_atomically(const std::string& path, const std::vector<ByteSpan>&
     ::fsync(dir);
     ::close(dir);
   }
+}
+
+void require_atomic_write_possible(const std::string& path) {
+  std::string temp;
+  const int fd = create_temporary_beside(path, temp);
+  ::close(fd);
+  ::unlink(temp.c_str());
 }
 
 }  // namespace pf

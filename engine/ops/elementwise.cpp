@@ -274,14 +274,15 @@ Tensor<T> relu(const Tensor<T>& a) {
       [](B<T> x, B<T>) { return xsimd::select(x > B<T>(T(0)), B<T>(T(1)), B<T>(T(0))); });
 }
 
-// y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2;  dx = g (Phi(x) + x phi(x)),
-// phi(x) = e^{-x^2/2} / sqrt(2 pi)
+// y = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2;  dx = g (Phi(x) + x phi(x)),
+// phi(x) = e^{-x^2/2} / sqrt(2 pi). Phi through erfc, not (1 + erf) / 2: for x << 0 the latter
+// cancels to 0 (float32 loses all digits below x ~ -5), erfc keeps the tail's relative accuracy.
 template <class T>
 Tensor<T> gelu(const Tensor<T>& a) {
   return unary_op(
-      a, "gelu", [](B<T> x) { return x * T(0.5) * (T(1) + xsimd::erf(x * T(M_SQRT1_2))); },
+      a, "gelu", [](B<T> x) { return x * T(0.5) * xsimd::erfc(x * T(-M_SQRT1_2)); },
       [](B<T> x, B<T>) {
-        const B<T> cdf = T(0.5) * (T(1) + xsimd::erf(x * T(M_SQRT1_2)));
+        const B<T> cdf = T(0.5) * xsimd::erfc(x * T(-M_SQRT1_2));
         const B<T> pdf = xsimd::exp(T(-0.5) * x * x) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
         return cdf + x * pdf;
       });

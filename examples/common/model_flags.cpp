@@ -1,4 +1,5 @@
 #include "model_flags.hpp"
+#include "flag_checks.hpp"
 
 #include <stdexcept>
 
@@ -24,13 +25,13 @@ CLI::Option* add_choice(CLI::App& app, const std::string& flag, E& target, const
 
 void add_model_flags(CLI::App& app, PerformerConfig& config, bool& iid) {
   add_choice(app, "--attention", config.attention, config_attention_kernels(), "attention");
-  app.add_option("--features", config.features, "random features m per head (FAVOR)")->capture_default_str();
+  app.add_option("--features", config.features, "random features m per head (FAVOR)")->check(non_negative())->capture_default_str();
   app.add_flag("--iid", iid, "iid instead of orthogonal random features");
-  app.add_option("--redraw", config.redraw_interval, "redraw random features every N steps (0: never)")->capture_default_str();
-  app.add_option("--width", config.width, "model width D")->capture_default_str();
-  app.add_option("--depth", config.depth, "number of blocks")->capture_default_str();
-  app.add_option("--heads", config.heads, "attention heads")->capture_default_str();
-  app.add_option("--ff", config.ff_hidden, "feed-forward hidden width")->capture_default_str();
+  app.add_option("--redraw", config.redraw_interval, "redraw random features every N steps (0: never)")->check(non_negative())->capture_default_str();
+  app.add_option("--width", config.width, "model width D")->check(non_negative())->capture_default_str();
+  app.add_option("--depth", config.depth, "number of blocks")->check(non_negative())->capture_default_str();
+  app.add_option("--heads", config.heads, "attention heads")->check(non_negative())->capture_default_str();
+  app.add_option("--ff", config.ff_hidden, "feed-forward hidden width")->check(non_negative())->capture_default_str();
   add_choice(app, "--positions", config.positions, name_table(PositionKind{}), "positions");
   app.add_option("--dropout", config.dropout, "dropout probability")->capture_default_str();
   app.add_option("--seed", config.seed, "seed for initialisation, features and data order")->capture_default_str();

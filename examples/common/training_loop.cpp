@@ -1,4 +1,5 @@
 #include "training_loop.hpp"
+#include "flag_checks.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -25,17 +26,18 @@ std::string unit_word(const std::string& unit) {
 }  // namespace
 
 void add_budget_flags(CLI::App& app, TrainingBudget& budget) {
-  app.add_option("--steps", budget.steps, "training steps (0: train for --minutes)")->capture_default_str();
+  app.add_option("--steps", budget.steps, "training steps (0: train for --minutes)")->check(non_negative())->capture_default_str();
   app.add_option("--minutes", budget.minutes, "training time when --steps is 0 (evaluation excluded)")->capture_default_str();
   app.add_option("--lr", budget.lr, "peak learning rate (AdamW)")->capture_default_str();
   app.add_option("--min-lr", budget.min_lr, "learning rate at the end of the cosine decay")->capture_default_str();
-  app.add_option("--warmup", budget.warmup, "linear warm-up steps")->capture_default_str();
+  app.add_option("--warmup", budget.warmup, "linear warm-up steps")->check(non_negative())->capture_default_str();
   app.add_option("--clip", budget.clip, "clip the global gradient norm to this")->capture_default_str();
   app.add_option("--eval-every-minutes", budget.eval_every_minutes, "evaluate at these marks of training time (0: end only)")
       ->capture_default_str();
-  app.add_option("--checkpoint-every", budget.checkpoint_every, "save every N steps (0: only at the end)")->capture_default_str();
+  app.add_option("--checkpoint-every", budget.checkpoint_every, "save every N steps (0: only at the end)")->check(non_negative())->capture_default_str();
   app.add_option("--stop-after", budget.stop_after,
                  "end this run after step N with a checkpoint, the schedule unchanged (continue with --resume)")
+      ->check(non_negative())
       ->capture_default_str();
 }
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/io/atomic_file.hpp"
 #include "layers/attention/random_projection.hpp"  // encode_rng_state
 #include "layers/dropout.hpp"
 #include "layers/module_io.hpp"
@@ -122,6 +123,30 @@ RunState resume_run(const std::string& path, Module<T>& model, Optimizer<T>& opt
   data_rng.set_state(run.data_rng);
   fmt::print("resumed {} at step {} ({} trained)\n", path, run.step, format_duration(run.elapsed_seconds));
   return run;
+}
+
+void prepare_checkpoint_location(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::error_code error;
+  if (!dir.empty() && !std::filesystem::exists(dir, error) && !std::filesystem::create_directories(dir, error) && error)
+    throw std::runtime_error(fmt::format("--checkpoint '{}': cannot create the directory '{}': {}", path, dir.string(),
+                                         error.message()));
+  // A save killed mid-write (SIGKILL, power cut) leaves its temporary file beside the checkpoint;
+  // the checkpoint itself is whole. The next run removes what such saves left.
+  const std::string prefix = std::filesystem::path(path).filename().string() + ".tmp.";
+  for (auto it = std::filesystem::directory_iterator(dir.empty() ? "." : dir, error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error))
+    if (it->path().filename().string().rfind(prefix, 0) == 0 && it->is_regular_file()) {
+      std::error_code removed;
+      if (std::filesystem::remove(it->path(), removed))
+        fmt::print("removed {}, left by a save that was interrupted (the checkpoint is whole)\n", it->path().string());
+    }
+  error.clear();
+  try {
+    require_atomic_write_possible(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("--checkpoint '{}' cannot be saved: {}", path, e.what()));
+  }
 }
 
 std::size_t peak_rss_bytes() {

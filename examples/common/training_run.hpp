@@ -48,6 +48,12 @@ RunState peek_run_to_resume(const std::string& path);
 template <class T>
 RunState resume_run(const std::string& path, Module<T>& model, Optimizer<T>& optimizer, Rng& data_rng);
 
+// Before training: creates the checkpoint's directory if missing and checks that a save can
+// create its file there, so a path that cannot be written (under a regular file, on a read-only
+// file system, without permission) stops the program at once with the path and the reason.
+// Removes the temporary files "<path>.tmp.*" that saves killed mid-write left behind.
+void prepare_checkpoint_location(const std::string& path);
+
 // Bytes of the largest resident set this process has had (VmHWM), 0 if unknown.
 std::size_t peak_rss_bytes();
 

@@ -76,6 +76,7 @@ TrainingSession::TrainingSession(std::string program, SessionFlags flags)
         "--resume and --init-from '{}' conflict: --resume continues the run saved in --checkpoint '{}' (its step, "
         "optimizer and schedule), --init-from starts a new run from another checkpoint's weights; pass one of them",
         flags_.init_from, flags_.checkpoint));
+  if (is_root()) prepare_checkpoint_location(flags_.checkpoint);  // before loading data and building the model
   log_path_ = !flags_.log.empty() ? flags_.log
                                   : std::filesystem::path(flags_.checkpoint).replace_extension(".jsonl").string();
 }
@@ -119,11 +120,7 @@ void TrainingSession::start(Module<float>& model, const PerformerConfig& config)
                                            differ[0], comm_.size(), mine, root));
     gradients_ = std::make_unique<GradientAverager<float>>(comm_, model.named_parameters());
   }
-  if (is_root()) {
-    if (auto dir = std::filesystem::path(flags_.checkpoint).parent_path(); !dir.empty())
-      std::filesystem::create_directories(dir);
-    log_.open(log_path_, flags_.resume);
-  }
+  if (is_root()) log_.open(log_path_, flags_.resume);
 }
 
 Shard TrainingSession::shard(std::size_t batch) const {

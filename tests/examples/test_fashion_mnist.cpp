@@ -138,7 +138,9 @@ TEST_CASE("fashion_mnist: trailing data, zero sizes, count mismatches and bad la
 
 TEST_CASE("fashion_mnist: the installed Debian test split, when present", "[examples][fashion_mnist]") {
   if (!std::filesystem::exists(kFashionMnistDir + "/t10k-images-idx3-ubyte.gz")) {
-    WARN("dataset-fashion-mnist is not installed; skipping the real-file check");
+    // Catch2 2.13 (Debian 12) has no SKIP; ctest reports this test as skipped on this line
+    // (SKIP_REGULAR_EXPRESSION in tests/CMakeLists.txt).
+    WARN("PERFORMER_TEST_SKIPPED: dataset-fashion-mnist is not installed; the real-file check did not run");
     return;
   }
   const ImageSet set = load_fashion_mnist("t10k");

@@ -5,10 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include "engine/optim/optimizers.hpp"
 #include "layers/module_io.hpp"
 #include "models/performer_lm.hpp"
 #include "models/tiny_config.hpp"
+#include "file_faults.hpp"
 #include "temp_dir.hpp"
 #include "test_util.hpp"
 
@@ -113,28 +117,41 @@ TEST_CASE("A checkpoint save killed half-way leaves the previous checkpoint load
   save_checkpoint(path, model, opt);
   const Array<float> original = model.named_parameters().front().second.value();
 
-  const pid_t child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    // Keep overwriting the checkpoint with other weights until killed.
-    Tensor<float> w = model.named_parameters().front().second;
-    for (int i = 0;; ++i) {
-      w.value().fill(float(i + 1));
-      save_checkpoint(path, model, opt);
+  // Kills at varied moments until one lands inside a write, seen by the save's temporary file
+  // left beside the checkpoint (a finished or failed save removes or renames it).
+  int landed_mid_write = 0, kills = 0;
+  for (int attempt = 0; attempt < 20 && landed_mid_write < 2; ++attempt) {
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      // Keep overwriting the checkpoint with other weights until killed.
+      Tensor<float> w = model.named_parameters().front().second;
+      for (int i = 0;; ++i) {
+        w.value().fill(float(i + 1));
+        save_checkpoint(path, model, opt);
+      }
     }
-  }
-  usleep(150000);
-  kill(child, SIGKILL);
-  int status = 0;
-  waitpid(child, &status, 0);
-  REQUIRE(WIFSIGNALED(status));
+    usleep(useconds_t(60000 + 17000 * attempt));
+    kill(child, SIGKILL);
+    int status = 0;
+    waitpid(child, &status, 0);
+    REQUIRE(WIFSIGNALED(status));
+    ++kills;
+    const std::size_t temporaries = temporary_files_beside(path);
+    REQUIRE(temporaries <= 1);
+    if (temporaries == 1) ++landed_mid_write;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
+      if (entry.path().filename().string().rfind("run.safetensors.tmp.", 0) == 0) std::filesystem::remove(entry.path());
 
-  PerformerLM<float> loaded(c);
-  AdamW<float> loaded_opt(loaded.named_parameters());
-  REQUIRE_NOTHROW(load_checkpoint(path, loaded, loaded_opt));
-  // Either the first file or one complete later save: the first weight is uniform then.
-  const Array<float>& w = loaded.named_parameters().front().second.value();
-  const bool is_original = std::equal(w.begin(), w.end(), original.begin());
-  const bool is_complete_later_save = std::all_of(w.begin(), w.end(), [&](float v) { return v == *w.begin() && v >= 1; });
-  CHECK((is_original || is_complete_later_save));
+    PerformerLM<float> loaded(c);
+    AdamW<float> loaded_opt(loaded.named_parameters());
+    REQUIRE_NOTHROW(load_checkpoint(path, loaded, loaded_opt));
+    // Either the first file or one complete later save: the first weight is uniform then.
+    const Array<float>& w = loaded.named_parameters().front().second.value();
+    const bool is_original = std::equal(w.begin(), w.end(), original.begin());
+    const bool is_complete_later_save = std::all_of(w.begin(), w.end(), [&](float v) { return v == *w.begin() && v >= 1; });
+    CHECK((is_original || is_complete_later_save));
+  }
+  INFO(landed_mid_write << " of " << kills << " kills landed inside a write");
+  CHECK(landed_mid_write >= 1);
 }

@@ -1,4 +1,8 @@
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -27,7 +31,28 @@ TEST_CASE("parallel_for visits every index exactly once", "[engine][threads]") {
   }
 }
 
-TEST_CASE("parallel_for uses several threads and runs nested loops serially", "[engine][threads]") {
+TEST_CASE("parallel_for runs work on the pool's threads, not only on the caller", "[engine][threads]") {
+  ThreadsFor scope(3);
+  const std::thread::id caller = std::this_thread::get_id();
+  std::vector<std::thread::id> ran_on(48);
+  std::vector<int> flagged(48, 0);
+  parallel_for(ran_on.size(), [&](std::size_t i) {
+    ran_on[i] = std::this_thread::get_id();
+    flagged[i] = inside_parallel_region() ? 1 : 0;  // set by the thread running index i
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // long enough for every worker to take some
+  });
+  std::set<std::thread::id> threads(ran_on.begin(), ran_on.end());
+  CHECK(threads.size() >= 2);
+  CHECK(std::count(ran_on.begin(), ran_on.end(), caller) < std::ptrdiff_t(ran_on.size()));
+  CHECK(threads.size() <= 3);
+  CHECK(std::count(flagged.begin(), flagged.end(), 1) == 48);
+  // One thread: everything on the caller, outside any parallel region.
+  ThreadsFor serial(1);
+  parallel_for(ran_on.size(), [&](std::size_t i) { ran_on[i] = std::this_thread::get_id(); });
+  CHECK(std::count(ran_on.begin(), ran_on.end(), caller) == std::ptrdiff_t(ran_on.size()));
+}
+
+TEST_CASE("parallel_for marks its region and runs nested loops serially", "[engine][threads]") {
   ThreadsFor scope(2);
   REQUIRE(num_threads() == 2);
   std::atomic<int> inside{0}, nested{0};

@@ -136,21 +136,34 @@ TEST_CASE("multi-head attention: redraw schedule, and the projection is saved st
 }
 
 TEST_CASE("multi-head attention: padded tokens do not affect the others", "[layers][mha][mask]") {
+  // Padding in the middle and at the start (not only the tail, where causality alone would keep
+  // the earlier positions equal): with the mask, other values at the padded positions change no
+  // unpadded output; without it, the same change moves them (so the check can fail).
   for (AttentionKernel kernel : {AttentionKernel::exact, AttentionKernel::favor_positive})
     for (bool causal : {false, true}) {
+      INFO(attention_kernel_name(kernel) << " causal " << causal);
       Rng rng(8);
       MultiHeadAttention<double> mha(small_config(kernel, causal), rng);
       Mask mask = filled_array<std::uint8_t>({2, 6}, 0);
-      mask(0, 5) = mask(0, 4) = 1;
+      mask(0, 1) = mask(0, 3) = 1;  // batch 0: two padded tokens between real ones
+      mask(1, 0) = 1;               // batch 1: the first token padded
       auto x = random_tensor({2, 6, 8}, 9);
       auto x2 = Tensor<double>(x.value());
-      for (std::size_t c = 0; c < 8; ++c) x2.value()(0, 4, c) = x2.value()(0, 5, c) = 7.0;
-      const auto a = mha.forward(x, &mask).value(), b = mha.forward(x2, &mask).value();
-      double worst = 0;
-      for (std::size_t l = 0; l < 4; ++l)
-        for (std::size_t c = 0; c < 8; ++c) worst = std::max(worst, std::abs(a(0, l, c) - b(0, l, c)));
-      INFO(attention_kernel_name(kernel) << " causal " << causal);
-      CHECK(worst < 1e-12);
+      for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t l = 0; l < 6; ++l)
+          if (mask(b, l))
+            for (std::size_t c = 0; c < 8; ++c) x2.value()(b, l, c) = 7.0;
+      auto worst_unpadded = [&](const Mask* used) {
+        const auto a = mha.forward(x, used).value(), b = mha.forward(x2, used).value();
+        double worst = 0;
+        for (std::size_t batch = 0; batch < 2; ++batch)
+          for (std::size_t l = 0; l < 6; ++l)
+            if (!mask(batch, l))
+              for (std::size_t c = 0; c < 8; ++c) worst = std::max(worst, std::abs(a(batch, l, c) - b(batch, l, c)));
+        return worst;
+      };
+      CHECK(worst_unpadded(&mask) < 1e-12);
+      CHECK(worst_unpadded(nullptr) > 1e-3);  // the padded tokens do matter when not masked
     }
 }
 

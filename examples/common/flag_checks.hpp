@@ -1,0 +1,21 @@
+// Checks on numeric flags, worded for a user. A size flag is unsigned, and an unsigned parse
+// would take "-4" as 2^64 - 4 (then fail far from the cause, e.g. as bad_alloc): refused here.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace pf::examples {
+
+inline CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        double number = 0;
+        if (!CLI::detail::lexical_cast(value, number)) return "must be a number, got '" + value + "'";
+        return number < 0 ? "must be >= 0, got " + value : std::string();
+      },
+      "NONNEGATIVE");
+}
+
+}  // namespace pf::examples
