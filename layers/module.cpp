@@ -134,7 +134,7 @@ void Module<T>::load_state(const NamedArrays<T>& state, const std::string& sourc
     std::vector<std::string> unexpected;
     for (const auto& [name, array] : state) {
       const bool known = std::any_of(expected.begin(), expected.end(),
-                                     [&](const auto& entry) { return entry.first == name; });
+                                     [&, &n = name](const auto& entry) { return entry.first == n; });
       if (!known) unexpected.push_back(fmt::format("'{}' {}", name, shape_str(to_shape(array.shape()))));
     }
     throw std::invalid_argument(fmt::format("load_state: {} has {} unexpected tensor(s) the model does not have: {}",

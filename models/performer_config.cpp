@@ -44,6 +44,19 @@ std::string PerformerConfig::to_json() const {
   return j.dump();
 }
 
+namespace {
+
+// nlohmann's get<std::size_t> converts any number: -3 would become a vocabulary of 2^64 - 3, 2.5
+// would become 2, and a float beyond the type's range is undefined behaviour. Counts take only
+// non-negative JSON integers.
+std::uint64_t whole_number(const std::string& key, const nlohmann::json& v) {
+  if (!v.is_number_unsigned())
+    throw std::invalid_argument(fmt::format("field '{}' needs a non-negative integer, got {}", key, v.dump()));
+  return v.get<std::uint64_t>();
+}
+
+}  // namespace
+
 PerformerConfig PerformerConfig::from_json(const std::string& text) {
   nlohmann::json j;
   try {
@@ -57,25 +70,25 @@ PerformerConfig PerformerConfig::from_json(const std::string& text) {
     const std::string& key = it.key();
     const nlohmann::json& v = it.value();
     try {
-      if (key == "vocab") c.vocab = v.get<std::size_t>();
-      else if (key == "width") c.width = v.get<std::size_t>();
-      else if (key == "depth") c.depth = v.get<std::size_t>();
-      else if (key == "heads") c.heads = v.get<std::size_t>();
-      else if (key == "ff_hidden") c.ff_hidden = v.get<std::size_t>();
-      else if (key == "context") c.context = v.get<std::size_t>();
+      if (key == "vocab") c.vocab = whole_number(key, v);
+      else if (key == "width") c.width = whole_number(key, v);
+      else if (key == "depth") c.depth = whole_number(key, v);
+      else if (key == "heads") c.heads = whole_number(key, v);
+      else if (key == "ff_hidden") c.ff_hidden = whole_number(key, v);
+      else if (key == "context") c.context = whole_number(key, v);
       else if (key == "attention") c.attention = parse_name(config_attention_kernels(), v.get<std::string>(), "attention");
-      else if (key == "features") c.features = v.get<std::size_t>();
+      else if (key == "features") c.features = whole_number(key, v);
       else if (key == "orthogonal") c.orthogonal = v.get<bool>();
-      else if (key == "redraw_interval") c.redraw_interval = v.get<std::size_t>();
+      else if (key == "redraw_interval") c.redraw_interval = whole_number(key, v);
       else if (key == "positions") c.positions = parse_name(name_table(PositionKind{}), v.get<std::string>(), "positions");
       else if (key == "dropout") c.dropout = v.get<double>();
       else if (key == "tie_embeddings") c.tie_embeddings = v.get<bool>();
       else if (key == "causal") c.causal = v.get<bool>();
-      else if (key == "seed") c.seed = v.get<std::uint64_t>();
+      else if (key == "seed") c.seed = whole_number(key, v);
       else throw std::invalid_argument(fmt::format("unknown field '{}'", key));
     } catch (const nlohmann::json::exception& e) {
       throw std::invalid_argument(fmt::format("PerformerConfig: field '{}' has a bad value {} ({})", key, v.dump(), e.what()));
-    } catch (const std::invalid_argument& e) {  // an unknown field or name
+    } catch (const std::invalid_argument& e) {  // an unknown field or name, a value of the wrong type
       throw std::invalid_argument(fmt::format("PerformerConfig: {}", e.what()));
     }
   }

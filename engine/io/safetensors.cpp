@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <set>
 #include <stdexcept>
 
@@ -27,6 +28,13 @@ std::runtime_error corrupt(const std::string& path, const std::string& why) {
   return std::runtime_error(fmt::format("load_safetensors: '{}': {}", path, why));
 }
 
+// A JSON value for an error message, cut to a readable length.
+std::string excerpt(const nlohmann::json& value) {
+  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (text.size() > 80) text = text.substr(0, 77) + "...";
+  return text;
+}
+
 // numel(shape) * item, or false on overflow.
 bool byte_count(const Shape& shape, std::size_t item, std::uint64_t& out) {
   std::uint64_t n = item;
@@ -45,6 +53,41 @@ struct HeaderEntry {
   std::uint64_t begin, end;
 };
 
+// The header's JSON, refused unless it starts with '{' (no byte-order mark, no leading space),
+// holds no key twice in any object (nlohmann would keep the last of two tensors with one name)
+// and nests at most kMaxDepth deep (no reader needs more; error messages print values).
+constexpr std::size_t kMaxDepth = 64;
+
+nlohmann::json parse_header(const std::string& path, const std::string& text) {
+  if (text.empty() || text[0] != '{')
+    throw corrupt(path, fmt::format("the header must start with '{{', it starts with byte 0x{:02x}",
+                                    text.empty() ? 0 : static_cast<unsigned char>(text[0])));
+  // One set of keys per open object (nullptr for an open array), innermost last.
+  std::vector<std::unique_ptr<std::set<std::string>>> open;
+  auto check = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start || event == Event::array_start) {
+      if (open.size() == kMaxDepth)
+        throw corrupt(path, fmt::format("the header nests objects and arrays deeper than {} levels", kMaxDepth));
+      open.push_back(event == Event::object_start ? std::make_unique<std::set<std::string>>() : nullptr);
+    } else if (event == Event::object_end || event == Event::array_end) {
+      open.pop_back();
+    } else if (event == Event::key && !open.empty() && open.back()) {
+      const std::string& key = parsed.get_ref<const std::string&>();
+      if (!open.back()->insert(key).second) {
+        const std::string where = open.size() == 1 ? "tensor name" : "key";
+        throw corrupt(path, fmt::format("{} '{}' appears twice in the header", where, key));
+      }
+    }
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(text, check);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw corrupt(path, fmt::format("header is not valid JSON ({})", e.what()));
+  }
+}
+
 HeaderEntry parse_entry(const std::string& path, const std::string& name, const nlohmann::json& spec) {
   auto bad = [&](const std::string& why) { return corrupt(path, fmt::format("tensor '{}': {}", name, why)); };
   if (!spec.is_object()) throw bad("header entry is not an object");
@@ -56,16 +99,16 @@ HeaderEntry parse_entry(const std::string& path, const std::string& name, const 
   if (!dtype.is_string()) throw bad("\"dtype\" is not a string");
   if (dtype == "F32") e.dtype = Dtype::f32;
   else if (dtype == "F64") e.dtype = Dtype::f64;
-  else throw bad(fmt::format("unsupported dtype {} (F32 and F64 are supported)", dtype.dump()));
+  else throw bad(fmt::format("unsupported dtype {} (F32 and F64 are supported)", excerpt(dtype)));
   const nlohmann::json& shape = spec["shape"];
   if (!shape.is_array()) throw bad("\"shape\" is not an array");
   for (const auto& d : shape) {
-    if (!d.is_number_unsigned()) throw bad(fmt::format("\"shape\" {} has a non-integer or negative entry", shape.dump()));
+    if (!d.is_number_unsigned()) throw bad(fmt::format("\"shape\" {} has a non-integer or negative entry", excerpt(shape)));
     e.shape.push_back(d.get<std::size_t>());
   }
   const nlohmann::json& offsets = spec["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
-    throw bad(fmt::format("\"data_offsets\" {} is not a pair of non-negative integers", offsets.dump()));
+    throw bad(fmt::format("\"data_offsets\" {} is not a pair of non-negative integers", excerpt(offsets)));
   e.begin = offsets[0].get<std::uint64_t>();
   e.end = offsets[1].get<std::uint64_t>();
   if (e.begin > e.end) throw bad(fmt::format("data_offsets [{},{}] end before they begin", e.begin, e.end));
@@ -106,7 +149,13 @@ void save_safetensors(const std::string& path, const std::vector<TensorToSave>& 
     if (bytes > 0) parts.push_back(ByteSpan{t.data, bytes});
     offset += bytes;
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const nlohmann::json::type_error& e) {  // strings must be UTF-8
+    throw std::invalid_argument(
+        fmt::format("save_safetensors: '{}': a tensor name or metadata string is not valid UTF-8 ({})", path, e.what()));
+  }
   text.append((8 - text.size() % 8) % 8, ' ');  // keep the data section 8-byte aligned
   std::string prefix(8, '\0');
   const std::uint64_t length = text.size();
@@ -142,22 +191,16 @@ SafetensorsFile load_safetensors(const std::string& path) {
     throw corrupt(path, fmt::format("truncated: {} bytes, too short for the 8-byte header length", file_size));
   std::uint64_t header_size = 0;
   in.read(reinterpret_cast<char*>(&header_size), 8);
+  if (header_size > kMaxHeaderBytes)
+    throw corrupt(path, fmt::format("header length {} exceeds the {} byte limit", header_size, kMaxHeaderBytes));
   if (header_size > file_size - 8)
     throw corrupt(path, fmt::format("header length {} goes beyond the end of the file ({} bytes): truncated?",
                                     header_size, file_size));
-  if (header_size > kMaxHeaderBytes)
-    throw corrupt(path, fmt::format("header length {} exceeds the {} byte limit", header_size, kMaxHeaderBytes));
   std::string text(header_size, '\0');
   in.read(text.data(), static_cast<std::streamsize>(header_size));
   if (!in) throw corrupt(path, "cannot read the header");
 
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw corrupt(path, fmt::format("header is not valid JSON ({})", e.what()));
-  }
-  if (!header.is_object()) throw corrupt(path, "header is not a JSON object");
+  const nlohmann::json header = parse_header(path, text);
 
   SafetensorsFile file;
   file.path = path;
@@ -165,9 +208,12 @@ SafetensorsFile load_safetensors(const std::string& path) {
   for (const auto& [key, value] : header.items()) {
     if (key == kMetadataKey) {
       if (!value.is_object()) throw corrupt(path, "\"__metadata__\" is not an object");
+      if (value.contains("data_offsets") && !value["data_offsets"].is_string())
+        throw corrupt(path, "a tensor is named \"__metadata__\", the key reserved for the metadata");
       for (const auto& [mkey, mvalue] : value.items()) {
         if (!mvalue.is_string())
-          throw corrupt(path, fmt::format("metadata '{}' is not a string (safetensors metadata maps strings to strings)", mkey));
+          throw corrupt(path, fmt::format("metadata '{}' is {}, not a string (safetensors metadata maps strings to strings)", mkey,
+                                          excerpt(mvalue)));
         file.metadata[mkey] = mvalue.get<std::string>();
       }
       continue;

@@ -7,10 +7,13 @@
 // count from the start of the data section. Files written here load in Python with
 // `safetensors.torch.load_file` / `safetensors.numpy.load_file`.
 //
-// Saving is atomic (temporary file in the same directory, fsync, rename). Loading validates
-// everything before trusting it: file size, header length, JSON syntax and schema, supported
-// dtypes, shape vs byte count, offsets in range, no overlaps or unclaimed bytes. Every problem
-// is a std::runtime_error naming the file and, where there is one, the tensor.
+// Saving is atomic (temporary file in the same directory, fsync, rename). Loading is as strict
+// as the reference reader: a header length of at most 100 MB; a header that starts with '{'
+// (trailing spaces allowed), is valid JSON and names no tensor (nor any key of an object) twice;
+// supported dtypes; each tensor's byte range exactly numel x dtype size (overflow-checked); the
+// ranges, sorted by offset, tile the data section from byte 0 with no gap or overlap and end at
+// the end of the file; "__metadata__" maps strings to strings and is no tensor's name. Every
+// problem is a std::runtime_error naming the file, the values and, where there is one, the tensor.
 //
 //   pf::save_safetensors("w.safetensors", model.named_state(), {{"step", "1000"}});
 //   pf::SafetensorsFile f = pf::load_safetensors("w.safetensors");

@@ -1,5 +1,6 @@
 #include "fashion_mnist.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -45,6 +46,23 @@ void check_size(const GzFile& file, const char* field, std::uint32_t value, std:
                                          value, limit));
 }
 
+// The `bytes` bytes the header announces, read in pieces so that memory grows with the data
+// actually present: a corrupt header announcing gigabytes of a 30-byte file is reported as
+// truncated instead of allocated first.
+std::vector<std::uint8_t> read_announced(GzFile& file, std::size_t bytes, const std::string& what) {
+  constexpr std::size_t kPiece = std::size_t(1) << 20;
+  std::vector<std::uint8_t> out;
+  while (out.size() < bytes) {
+    const std::size_t done = out.size(), piece = std::min(kPiece, bytes - done);
+    out.resize(done + piece);
+    const std::size_t got = file.read(out.data() + done, piece);
+    if (got != piece)
+      throw std::runtime_error(fmt::format("{}: truncated file: {} need {} bytes, only {} present", file.path(), what,
+                                           bytes, done + got));
+  }
+  return out;
+}
+
 void check_no_trailing_data(GzFile& file, std::size_t expected_bytes) {
   if (file.has_more())
     throw std::runtime_error(fmt::format("{}: trailing data after the {} bytes the header announces (wrong or "
@@ -67,9 +85,7 @@ ImageSet read_idx_images(const std::string& path) {
   set.count = count;
   set.rows = rows;
   set.cols = cols;
-  set.pixels.resize(set.count * set.image_size());
-  file.read_exact(set.pixels.data(), set.pixels.size(),
-                  fmt::format("{} images of {}x{} pixels", count, rows, cols));
+  set.pixels = read_announced(file, set.count * set.image_size(), fmt::format("{} images of {}x{} pixels", count, rows, cols));
   check_no_trailing_data(file, set.pixels.size());
   return set;
 }
@@ -79,8 +95,7 @@ std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
   check_magic(file, read_u32_be(file, "magic"), kLabelsMagic, "label");
   const std::uint32_t count = read_u32_be(file, "count");
   check_size(file, "label count", count, kMaxCount);
-  std::vector<std::uint8_t> labels(count);
-  file.read_exact(labels.data(), labels.size(), fmt::format("{} labels", count));
+  std::vector<std::uint8_t> labels = read_announced(file, count, fmt::format("{} labels", count));
   check_no_trailing_data(file, labels.size());
   return labels;
 }
