@@ -16,6 +16,7 @@
 #include "engine/ops/matmul.hpp"
 #include "engine/ops/reduce.hpp"
 #include "engine/ops/shape_ops.hpp"
+#include "engine/ops/softmax.hpp"
 #include "layers/attention/attention_slices.hpp"
 
 namespace pf {
@@ -167,24 +168,17 @@ Tensor<T> lsh_attention(const Tensor<T>& qk, const Tensor<T>& v, const Tensor<T>
     for (std::size_t j = 0; j < 2 * c; ++j) keys[j] = std::max<std::int64_t>(keys[j], 0);
   });
 
-  // Attention inside each window, from engine ops.
+  // Attention inside each window, from engine ops. The 1/sqrt(d) rides on the keys.
   const Tensor<T> q3 = reshape(qk, {N, L, d}), v3 = reshape(v, {N, L, dv});
-  const Tensor<T> keys = q3 * pow_scalar(add_scalar(sum(q3 * q3, -1, true), T(1e-12)), T(-0.5));  // q_j / |q_j|
+  const T key_scale = T(1 / std::sqrt(double(d)));
+  const Tensor<T> keys =  // q_j / (|q_j| sqrt(d))
+      q3 * mul_scalar(pow_scalar(add_scalar(sum(q3 * q3, -1, true), T(1e-12)), T(-0.5)), key_scale);
   const Tensor<T> wq = reshape(gather_rows(q3, query_index), {windows, c, d});
   const Tensor<T> wk = reshape(gather_rows(keys, key_index), {windows, 2 * c, d});
   const Tensor<T> wv = reshape(gather_rows(v3, key_index), {windows, 2 * c, dv});
-  const T scale = T(1 / std::sqrt(double(d)));
-  const Tensor<T> scores = masked_fill(mul_scalar(matmul(wq, wk, false, true), scale), masked, T(-1e30));
-  Array<T> row_max = empty_array<T>({windows, c, 1});  // a constant shift: exact for softmax and lse
-  for (std::size_t i = 0; i < windows * c; ++i) {
-    const T* row = scores.data() + i * 2 * c;
-    row_max.data()[i] = *std::max_element(row, row + 2 * c);
-  }
-  const Tensor<T> shift(std::move(row_max));
-  const Tensor<T> e = exp(scores - shift);
-  const Tensor<T> den = sum(e, -1, true);
-  const Tensor<T> window_out = matmul(e / den, wv) * Tensor<T>(std::move(has_key));  // [windows, c, dv]
-
+  const Tensor<T> scores = masked_fill(matmul(wq, wk, false, true), masked, T(-1e30));
+  const Tensor<T> probs = softmax(scores);
+  const Tensor<T> window_out = matmul(probs, wv) * Tensor<T>(std::move(has_key));  // [windows, c, dv]
   // Back to positions: round r's output for position i is at slot r * C * c + slot_r(i).
   Indices back = Indices::from_shape({N, n_r * L});
   for (std::size_t s = 0; s < N; ++s)
@@ -193,7 +187,15 @@ Tensor<T> lsh_attention(const Tensor<T>& qk, const Tensor<T>& v, const Tensor<T>
         back.data()[(s * n_r + r) * L + i] = std::int64_t(r * C * c) + lay.slot[(s * n_r + r) * L + i];
   const Tensor<T> rounds_out = gather_rows(reshape(window_out, {N, n_r * C * c, dv}), back);  // [N, n_r L, dv]
   if (n_r == 1) return reshape(rounds_out, v.shape());
-  const Tensor<T> lse = gather_rows(reshape(log(den) + shift, {N, n_r * C * c, 1}), back);
+  // lse_i = s_ij* - log p_ij* at the row's largest score j* (p_ij* >= 1/2c: no underflow); its
+  // gradient is p_i, that of the log-sum-exp.
+  Indices top = Indices::from_shape({windows, c});
+  for (std::size_t i = 0; i < windows * c; ++i) {
+    const T* row = scores.data() + i * 2 * c;
+    top.data()[i] = std::max_element(row, row + 2 * c) - row;
+  }
+  const Tensor<T> window_lse = take_along_last_axis(scores, top) - log(take_along_last_axis(probs, top));  // [windows, c]
+  const Tensor<T> lse = gather_rows(reshape(window_lse, {N, n_r * C * c, 1}), back);
   const Tensor<T> lse4 = reshape(lse, {N, n_r, L, 1});
   Array<T> lse_max = empty_array<T>({N, 1, L, 1});
   for (std::size_t s = 0; s < N; ++s)

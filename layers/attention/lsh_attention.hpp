@@ -18,7 +18,7 @@
 // buckets would shift the chunk boundaries of earlier ones). The cost is up to b - 1 partly
 // filled chunks per round. A query with no key left gets a zero output.
 // Hashing and sorting are index computations (no gradient); the attention itself is built from
-// engine ops (gather_rows, batched matmul, masked_fill, exp, sum), so backward is autodiff.
+// engine ops (gather_rows, batched matmul, masked_fill, softmax), so backward is autodiff.
 // Time and memory O(n_r L c (d + dv)).
 // Tests: tests/layers/attention/test_lsh_attention.cpp.
 #pragma once
