@@ -70,7 +70,7 @@ std::vector<std::int64_t> hash_rows(const T* qk, const T* rotations, std::size_t
 // empty), previous[sr * C + t] the previous chunk of the same bucket (-1: none), and
 // slot[sr * L + i] = t * c + a of position i.
 struct LshLayout {
-  std::size_t chunks = 0;  // C: chunks per slice-round (the most any slice-round needs)
+  std::size_t chunks = 0;  // C: chunks per slice-round (room for the most any hashing can need)
   std::vector<std::int64_t> query_pos, previous, slot;
 };
 
@@ -79,12 +79,12 @@ LshLayout sort_into_chunks(const std::vector<std::int64_t>& buckets, std::size_t
   const std::size_t c = o.chunk, b = o.buckets;
   std::vector<std::vector<std::size_t>> counts(slice_rounds, std::vector<std::size_t>(b, 0));
   LshLayout lay;
-  for (std::size_t sr = 0; sr < slice_rounds; ++sr) {
+  for (std::size_t sr = 0; sr < slice_rounds; ++sr)
     for (std::size_t i = 0; i < L; ++i) ++counts[sr][std::size_t(buckets[sr * L + i])];
-    std::size_t chunks = 0;
-    for (std::size_t n : counts[sr]) chunks += (n + c - 1) / c;
-    lay.chunks = std::max(lay.chunks, chunks);
-  }
+  // With e nonempty buckets, sum ceil(n_b / c) <= (L - e) / c + e, largest at e = min(b, L): a
+  // bound that does not depend on the hashes keeps every step's shapes (and pool buffers) the same.
+  const std::size_t e = std::min(b, L);
+  lay.chunks = (L - e) / c + e;
   const std::size_t C = lay.chunks;
   lay.query_pos.assign(slice_rounds * C * c, -1);
   lay.previous.assign(slice_rounds * C, -1);
