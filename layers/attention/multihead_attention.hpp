@@ -7,6 +7,8 @@
 //   exact:  softmax(q k^T / sqrt(d)) v   (causal / key padding masks)
 //   favor:  q' = phi(q), k' = phi(k) with W [m, d] (a buffer: saved with the model), then
 //           favor_bidirectional or favor_causal_chunked (layers/attention/favor_attention.hpp)
+//   linformer: softmax(q (E k)^T / sqrt(d)) (F v), E, F [linformer_k, max_length] parameters
+//   reformer:  lsh_attention(q, v): keys are the normalised q (k_proj is not built), rotations a buffer
 //   out = merge(heads) Wo^T + bo
 //
 // Feature-map details (why): queries use the per-row max stabiliser and a small eps; keys use
