@@ -11,6 +11,7 @@
 #include "engine/ops/dropout.hpp"
 #include "engine/ops/elementwise.hpp"
 #include "engine/ops/embedding.hpp"
+#include "engine/ops/gather.hpp"
 #include "engine/ops/layer_norm.hpp"
 #include "engine/ops/mask.hpp"
 #include "engine/ops/matmul.hpp"

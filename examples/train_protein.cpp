@@ -4,9 +4,12 @@
 //   --task masked   masked-token prediction (bidirectional, 15% of the residues), or
 //   --task causal   next-token prediction (causal),
 // reporting held-out accuracy and perplexity. Run it once per attention kernel, same size and
-// time, to compare exact softmax attention with FAVOR+:
+// time, to compare exact softmax attention with FAVOR+, Linformer (masked task only) and
+// Reformer-style LSH attention:
 //   train_protein --task masked --attention favor-positive --minutes 5
 //   train_protein --task masked --attention exact --minutes 5
+//   train_protein --task masked --attention linformer --linformer-k 64 --minutes 5
+//   train_protein --task masked --attention reformer --lsh-buckets 8 --lsh-rounds 2 --lsh-chunk 32 --minutes 5
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -119,6 +122,15 @@ HeldOutScore evaluate(PerformerLM<float>& model, const std::vector<ProteinBatch>
 }
 
 
+// The kernel's own settings, for the run's header line.
+std::string kernel_settings(const PerformerConfig& c) {
+  if (is_favor_kernel(c.attention)) return fmt::format(" (m = {})", c.features);
+  if (c.attention == AttentionKernel::linformer) return fmt::format(" (k = {}, L_max = {})", c.linformer_k, c.context);
+  if (c.attention == AttentionKernel::reformer)
+    return fmt::format(" ({} buckets, {} rounds, chunk {})", c.lsh_buckets, c.lsh_rounds, c.lsh_chunk);
+  return "";
+}
+
 // Scored targets (>= 0) in rows [begin, begin + count) of a [B, L] target batch.
 double scored_targets(const Indices& targets, const Shard& rows) {
   const std::size_t L = targets.shape()[1];
@@ -160,11 +172,11 @@ int run(Options o) {
   }
 
   session.print("data: {} ({} records, {} duplicates removed, {} train / {} held-out sequences); task {}, crops of {} "
-                "tokens; model: {} parameters, {} layers, width {}, {} heads, attention {} (m = {}), batch {}, {} "
+                "tokens; model: {} parameters, {} layers, width {}, {} heads, attention {}{}, batch {}, {} "
                 "threads\n",
                 o.data, records.size(), split.duplicates_removed, split.train.size(), split.held_out.size(), o.task,
                 o.length, model.parameter_count(), o.model.depth, o.model.width, o.model.heads, o.model.attention,
-                o.model.features, o.batch, session.threads());
+                kernel_settings(o.model), o.batch, session.threads());
 
   const Shard rows = session.shard(o.batch);
   const double ranks = double(session.comm().size());

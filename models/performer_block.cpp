@@ -16,6 +16,9 @@ MultiHeadAttentionConfig attention_config(const PerformerConfig& c, std::size_t 
   a.rotary = c.positions == PositionKind::rotary;
   // Each layer draws its own features, reproducibly from the model seed.
   a.projection_seed = c.seed * 1000003ULL + layer_index + 1;
+  a.max_length = c.context;
+  a.linformer_k = c.linformer_k;
+  a.lsh = {c.lsh_buckets, c.lsh_rounds, c.lsh_chunk};
   return a;
 }
 

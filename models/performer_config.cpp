@@ -26,7 +26,18 @@ void PerformerConfig::validate() const {
   if (attention == AttentionKernel::favor_custom)
     throw fail(fmt::format("attention '{}' needs a feature function in code, which a config cannot hold (valid: {})",
                            attention, joined_names(config_attention_kernels())));
-  if (attention != AttentionKernel::exact && features == 0) throw fail("features must be positive for FAVOR attention");
+  if (is_favor_kernel(attention) && features == 0) throw fail("features must be positive for FAVOR attention");
+  if (attention == AttentionKernel::linformer && causal)
+    throw fail("attention 'linformer' is bidirectional only (its projected keys mix future positions): it cannot "
+               "train a causal model");
+  if (attention == AttentionKernel::linformer && linformer_k == 0) throw fail("linformer_k must be positive, got 0");
+  if (attention == AttentionKernel::reformer) {
+    try {
+      check_lsh_options({lsh_buckets, lsh_rounds, lsh_chunk});
+    } catch (const std::invalid_argument& e) {
+      throw fail(e.what());
+    }
+  }
   if (positions == PositionKind::rotary && head_width() % 2 != 0)
     throw fail(fmt::format("rotary positions need an even head width, got {}", head_width()));
   if (!(dropout >= 0 && dropout < 1)) throw fail(fmt::format("dropout must be in [0, 1), got {}", dropout));
@@ -40,7 +51,9 @@ std::string PerformerConfig::to_json() const {
                       {"orthogonal", orthogonal}, {"redraw_interval", redraw_interval},
                       {"positions", name_of(positions)}, {"dropout", dropout},
                       {"tie_embeddings", tie_embeddings}, {"causal", causal},
-                      {"seed", seed}};
+                      {"seed", seed},
+                      {"linformer_k", linformer_k}, {"lsh_buckets", lsh_buckets},
+                      {"lsh_rounds", lsh_rounds}, {"lsh_chunk", lsh_chunk}};
   return j.dump();
 }
 
@@ -85,6 +98,10 @@ PerformerConfig PerformerConfig::from_json(const std::string& text) {
       else if (key == "tie_embeddings") c.tie_embeddings = v.get<bool>();
       else if (key == "causal") c.causal = v.get<bool>();
       else if (key == "seed") c.seed = whole_number(key, v);
+      else if (key == "linformer_k") c.linformer_k = whole_number(key, v);
+      else if (key == "lsh_buckets") c.lsh_buckets = whole_number(key, v);
+      else if (key == "lsh_rounds") c.lsh_rounds = whole_number(key, v);
+      else if (key == "lsh_chunk") c.lsh_chunk = whole_number(key, v);
       else throw std::invalid_argument(fmt::format("unknown field '{}'", key));
     } catch (const nlohmann::json::exception& e) {
       throw std::invalid_argument(fmt::format("PerformerConfig: field '{}' has a bad value {} ({})", key, v.dump(), e.what()));

@@ -21,11 +21,15 @@ struct PerformerConfig {
   std::size_t depth = 4;         // number of blocks
   std::size_t heads = 4;         // H; d = D / H
   std::size_t ff_hidden = 512;   // feed-forward hidden width
-  std::size_t context = 256;     // longest sequence (learned positions need it)
+  std::size_t context = 256;     // longest sequence (learned positions and linformer's E, F need it)
   AttentionKernel attention = AttentionKernel::favor_positive;  // one of config_attention_kernels()
   std::size_t features = 64;     // m random features per head (FAVOR kernels)
   bool orthogonal = true;        // orthogonal (true) or iid random features
   std::size_t redraw_interval = 0;  // redraw features every N training steps (0 = never)
+  std::size_t linformer_k = 64;  // linformer: keys and values projected to k rows (E, F [k, context])
+  std::size_t lsh_buckets = 8;   // reformer: hash buckets b (1, or even)
+  std::size_t lsh_rounds = 2;    // reformer: hash rounds
+  std::size_t lsh_chunk = 32;    // reformer: queries per chunk (each sees its chunk and the previous one)
   PositionKind positions = PositionKind::learned;
   double dropout = 0.0;
   bool tie_embeddings = true;    // output head shares the token embedding

@@ -36,7 +36,7 @@ Tensor<T> PerformerLM<T>::loss(const Indices& ids, const Indices& targets, std::
 
 template <class T>
 bool PerformerLM<T>::supports_recurrent_generation() const {
-  return config().causal && config().attention != AttentionKernel::exact;
+  return config().causal && is_favor_kernel(config().attention);
 }
 
 template <class T>

@@ -34,6 +34,12 @@ void add_model_flags(CLI::App& app, PerformerConfig& config, bool& iid) {
   app.add_option("--ff", config.ff_hidden, "feed-forward hidden width")->check(non_negative())->capture_default_str();
   add_choice(app, "--positions", config.positions, name_table(PositionKind{}), "positions");
   app.add_option("--dropout", config.dropout, "dropout probability")->capture_default_str();
+  app.add_option("--linformer-k", config.linformer_k, "linformer: rows k keys and values are projected to")
+      ->capture_default_str();
+  app.add_option("--lsh-buckets", config.lsh_buckets, "reformer: hash buckets (1, or even)")->capture_default_str();
+  app.add_option("--lsh-rounds", config.lsh_rounds, "reformer: hash rounds")->capture_default_str();
+  app.add_option("--lsh-chunk", config.lsh_chunk, "reformer: queries per chunk (each sees its chunk and the previous one)")
+      ->capture_default_str();
   app.add_option("--seed", config.seed, "seed for initialisation, features and data order")->capture_default_str();
 }
 

@@ -1,5 +1,6 @@
 // The Performer model flags every training program shares (--attention, --features, --iid,
-// --redraw, --width, --depth, --heads, --ff, --positions, --dropout, --seed), so they are named,
+// --redraw, --width, --depth, --heads, --ff, --positions, --dropout, --linformer-k, --lsh-buckets,
+// --lsh-rounds, --lsh-chunk, --seed), so they are named,
 // documented and parsed the same way everywhere.
 #pragma once
 

@@ -17,7 +17,9 @@ const NameTable<AttentionKernel>& name_table(AttentionKernel) {
                                                    {AttentionKernel::favor_hyperbolic, "favor-hyperbolic"},
                                                    {AttentionKernel::favor_trig, "favor-trig"},
                                                    {AttentionKernel::favor_relu, "favor-relu"},
-                                                   {AttentionKernel::favor_custom, "favor-custom"}};
+                                                   {AttentionKernel::favor_custom, "favor-custom"},
+                                                   {AttentionKernel::linformer, "linformer"},
+                                                   {AttentionKernel::reformer, "reformer"}};
   return table;
 }
 
@@ -33,7 +35,8 @@ MultiHeadAttention<T>::MultiHeadAttention(const MultiHeadAttentionConfig& config
   if (config.kernel == AttentionKernel::favor_custom && (!config.custom.f || !config.custom.df))
     throw std::invalid_argument("MultiHeadAttention: favor-custom needs config.custom with f and df");
   q_proj_ = this->register_module("q_proj", std::make_shared<Linear<T>>(D, D, rng, config.bias));
-  k_proj_ = this->register_module("k_proj", std::make_shared<Linear<T>>(D, D, rng, config.bias));
+  if (config.kernel != AttentionKernel::reformer)  // reformer: shared-QK, the keys come from q
+    k_proj_ = this->register_module("k_proj", std::make_shared<Linear<T>>(D, D, rng, config.bias));
   v_proj_ = this->register_module("v_proj", std::make_shared<Linear<T>>(D, D, rng, config.bias));
   out_proj_ = this->register_module("out_proj", std::make_shared<Linear<T>>(D, D, rng, config.bias));
   if (is_favor()) {
@@ -43,6 +46,12 @@ MultiHeadAttention<T>::MultiHeadAttention(const MultiHeadAttentionConfig& config
     this->register_buffer("projection_rng", projection_->state());
     forward_calls_ = this->register_buffer("forward_calls", Tensor<T>::zeros({1}));
   }
+  if (config.kernel == AttentionKernel::linformer)
+    linformer_ = this->register_module(
+        "linformer", std::make_shared<LinformerAttention<T>>(config.linformer_k, config.max_length, config.causal, rng));
+  if (config.kernel == AttentionKernel::reformer)
+    lsh_ = this->register_module(
+        "lsh", std::make_shared<LshAttention<T>>(config.head_width(), config.lsh, config.causal, config.projection_seed));
 }
 
 template <class T>
@@ -110,14 +119,18 @@ Tensor<T> MultiHeadAttention<T>::forward(const Tensor<T>& x, const Mask* key_pad
     calls += T(1);
   }
   Tensor<T> q = project_heads(*q_proj_, x);
-  Tensor<T> k = project_heads(*k_proj_, x);
+  Tensor<T> k = k_proj_ ? project_heads(*k_proj_, x) : Tensor<T>();
   Tensor<T> v = project_heads(*v_proj_, x);
   if (config_.rotary) {
     q = apply_rotary(q);
-    k = apply_rotary(k);
+    if (k_proj_) k = apply_rotary(k);
   }
   Tensor<T> heads;
-  if (!is_favor()) {
+  if (linformer_) {
+    heads = linformer_->forward(q, k, v, key_padding);
+  } else if (lsh_) {
+    heads = lsh_->forward(q, v, key_padding);
+  } else if (!is_favor()) {
     heads = exact_attention(q, k, v, config_.causal, key_padding);
   } else {
     const Tensor<T> qf = query_features(q), kf = key_features(k);

@@ -1,11 +1,14 @@
-// Multi-head attention on x [B, L, D] with a choice of kernel: exact softmax, or FAVOR with
-// positive (FAVOR+), hyperbolic, trigonometric, ReLU or a custom feature function.
+// Multi-head attention on x [B, L, D] with a choice of kernel: exact softmax, FAVOR with
+// positive (FAVOR+), hyperbolic, trigonometric, ReLU or a custom feature function, Linformer
+// (linformer_attention.hpp) or Reformer-style LSH attention (lsh_attention.hpp, shared-QK: no k_proj).
 //
 //   q, k, v = x Wq^T, x Wk^T, x Wv^T (+ biases) -> heads [B, H, L, d], d = D / H
 //   (rotary positions, if on, rotate q and k here)
 //   exact:  softmax(q k^T / sqrt(d)) v   (causal / key padding masks)
 //   favor:  q' = phi(q), k' = phi(k) with W [m, d] (a buffer: saved with the model), then
 //           favor_bidirectional or favor_causal_chunked (layers/attention/favor_attention.hpp)
+//   linformer: softmax(q (E k)^T / sqrt(d)) (F v), E, F [linformer_k, max_length] parameters
+//   reformer:  lsh_attention(q, v): keys are the normalised q (k_proj is not built), rotations a buffer
 //   out = merge(heads) Wo^T + bo
 //
 // Feature-map details (why): queries use the per-row max stabiliser and a small eps; keys use
@@ -27,6 +30,8 @@
 #include "engine/core/random.hpp"
 #include "layers/attention/favor_attention.hpp"
 #include "layers/attention/feature_maps.hpp"
+#include "layers/attention/linformer_attention.hpp"
+#include "layers/attention/lsh_attention.hpp"
 #include "layers/linear.hpp"
 #include "layers/module.hpp"
 #include "layers/name_table.hpp"
@@ -34,15 +39,19 @@
 
 namespace pf {
 
-enum class AttentionKernel { exact, favor_positive, favor_hyperbolic, favor_trig, favor_relu, favor_custom };
+enum class AttentionKernel { exact, favor_positive, favor_hyperbolic, favor_trig, favor_relu, favor_custom, linformer, reformer };
 
 // The names: "exact", "favor-positive", "favor-hyperbolic", "favor-trig", "favor-relu",
-// "favor-custom" (see layers/name_table.hpp).
+// "favor-custom", "linformer", "reformer" (see layers/name_table.hpp).
 const NameTable<AttentionKernel>& name_table(AttentionKernel);
 inline std::string attention_kernel_name(AttentionKernel kernel) { return name_of(kernel); }
 // Throws std::invalid_argument naming `name` and listing the valid names.
 inline AttentionKernel parse_attention_kernel(const std::string& name) {
   return parse_name(name_table(AttentionKernel{}), name, "attention kernel");
+}
+// The random-feature kernels (they have a projection W and an RNN mode when causal).
+inline bool is_favor_kernel(AttentionKernel kernel) {
+  return kernel != AttentionKernel::exact && kernel != AttentionKernel::linformer && kernel != AttentionKernel::reformer;
 }
 
 struct MultiHeadAttentionConfig {
@@ -60,7 +69,10 @@ struct MultiHeadAttentionConfig {
   double generalized_eps = 1e-3;    // eps of relu/custom features (queries and keys)
   FeatureFunction custom;           // for favor_custom
   std::size_t chunk = kFavorDefaultChunk;
-  std::uint64_t projection_seed = 0x5eed;
+  std::uint64_t projection_seed = 0x5eed;  // also the seed of the LSH rotations
+  std::size_t max_length = 0;       // L_max: linformer's E, F are [linformer_k, max_length]
+  std::size_t linformer_k = 64;     // k: rows keys and values are projected to (linformer)
+  LshOptions lsh;                   // buckets, rounds, chunk (reformer; causal is taken from `causal`)
 
   std::size_t head_width() const { return heads ? model_width / heads : 0; }
   std::size_t effective_features() const { return features ? features : 4 * head_width(); }
@@ -103,7 +115,7 @@ class MultiHeadAttention : public Module<T> {
   Tensor<T> key_features(const Tensor<T>& k) const;
 
  private:
-  bool is_favor() const { return config_.kernel != AttentionKernel::exact; }
+  bool is_favor() const { return is_favor_kernel(config_.kernel); }
   // x [B, L, D] through a projection, straight into heads [B, H, L, d] (one tape node).
   Tensor<T> project_heads(const Linear<T>& projection, const Tensor<T>& x) const;
   Tensor<T> merge_heads(const Tensor<T>& x) const;  // [B, H, L, d] -> [B, L, D]
@@ -111,6 +123,8 @@ class MultiHeadAttention : public Module<T> {
   MultiHeadAttentionConfig config_;
   std::shared_ptr<Linear<T>> q_proj_, k_proj_, v_proj_, out_proj_;
   std::unique_ptr<RandomProjection<T>> projection_;
+  std::shared_ptr<LinformerAttention<T>> linformer_;
+  std::shared_ptr<LshAttention<T>> lsh_;
   Tensor<T> forward_calls_;  // buffer [1]: training forward calls so far (for the redraw schedule)
 };
 

@@ -21,6 +21,19 @@ TEST_CASE("model flags: --attention and --positions parse names into the config"
   CHECK(help.find("learned | sinusoidal | rotary | none") != std::string::npos);
 }
 
+TEST_CASE("model flags: the linformer and LSH flags reach the config", "[examples][flags]") {
+  PerformerConfig config;
+  bool iid = false;
+  CLI::App app;
+  add_model_flags(app, config, iid);
+  app.parse("--attention reformer --linformer-k 12 --lsh-buckets 4 --lsh-rounds 3 --lsh-chunk 16", false);
+  CHECK(config.attention == AttentionKernel::reformer);
+  CHECK(config.linformer_k == 12);
+  CHECK(config.lsh_buckets == 4);
+  CHECK(config.lsh_rounds == 3);
+  CHECK(config.lsh_chunk == 16);
+}
+
 TEST_CASE("model flags: the help shows the defaults by name", "[examples][flags]") {
   PerformerConfig config;
   bool iid = false;
@@ -40,7 +53,7 @@ TEST_CASE("model flags: an unknown name is a flag error listing the valid names"
     add_model_flags(app, config, iid);
     REQUIRE_THROWS_WITH(app.parse(std::string("--attention ") + name, false),
                         Catch::Contains("--attention") && Catch::Contains(std::string("'") + name + "'") &&
-                            Catch::Contains("valid: exact, favor-positive, favor-hyperbolic, favor-trig, favor-relu)"));
+                            Catch::Contains("valid: exact, favor-positive, favor-hyperbolic, favor-trig, favor-relu, linformer, reformer)"));
   }
   PerformerConfig config;
   bool iid = false;

@@ -65,9 +65,10 @@ TEST_CASE("multi-head attention: gradcheck of the whole layer, causal (rotary on
 }
 
 TEST_CASE("multi-head attention: kernel names", "[layers][mha]") {
-  for (const char* name : {"exact", "favor-positive", "favor-hyperbolic", "favor-trig", "favor-relu", "favor-custom"})
+  for (const char* name : {"exact", "favor-positive", "favor-hyperbolic", "favor-trig", "favor-relu", "favor-custom",
+                           "linformer", "reformer"})
     CHECK(attention_kernel_name(parse_attention_kernel(name)) == name);
-  REQUIRE_THROWS_WITH(parse_attention_kernel("linformer"), Catch::Contains("linformer"));
+  REQUIRE_THROWS_WITH(parse_attention_kernel("longformer"), Catch::Contains("longformer"));
 }
 
 TEST_CASE("multi-head attention: recurrent steps equal the causal forward (float32)", "[layers][mha][rnn]") {
