@@ -9,6 +9,7 @@
 #include "engine/core/gradcheck.hpp"
 #include "engine/core/random.hpp"
 #include "engine/core/tensor.hpp"
+#include "engine/kernels/thread_pool.hpp"
 
 namespace pf::test {
 
@@ -61,5 +62,22 @@ inline double max_mixed_error(const Array<float>& a, const Array<double>& b) {
     worst = std::max(worst, std::abs(double(a.data()[i]) - b.data()[i]) / (1.0 + std::abs(b.data()[i])));
   return worst;
 }
+
+// Token ids [B, L], uniform below `vocab`, from `seed`.
+inline Indices random_ids(std::size_t B, std::size_t L, std::size_t vocab, std::uint64_t seed) {
+  Rng rng(seed);
+  Indices ids = Indices::from_shape({B, L});
+  for (auto& v : ids) v = static_cast<std::int64_t>(rng.below(vocab));
+  return ids;
+}
+
+// The engine's thread count set to n for one scope (restored after).
+struct ThreadsFor {
+  int before = num_threads();
+  explicit ThreadsFor(int n) { set_num_threads(n); }
+  ~ThreadsFor() { set_num_threads(before); }
+  ThreadsFor(const ThreadsFor&) = delete;
+  ThreadsFor& operator=(const ThreadsFor&) = delete;
+};
 
 }  // namespace pf::test

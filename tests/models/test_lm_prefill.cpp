@@ -13,13 +13,6 @@ using namespace pf::test;
 
 namespace {
 
-Indices random_ids(std::size_t B, std::size_t L, std::size_t vocab, std::uint64_t seed) {
-  Rng rng(seed);
-  Indices ids = Indices::from_shape({B, L});
-  for (auto& v : ids) v = static_cast<std::int64_t>(rng.below(vocab));
-  return ids;
-}
-
 Indices columns(const Indices& ids, std::size_t t0, std::size_t n) {
   const std::size_t B = ids.shape()[0];
   Indices out = Indices::from_shape({B, n});

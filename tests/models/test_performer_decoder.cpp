@@ -13,13 +13,6 @@ using namespace pf::test;
 
 namespace {
 
-Indices random_ids(std::size_t B, std::size_t L, std::size_t vocab, std::uint64_t seed) {
-  Rng rng(seed);
-  Indices ids = Indices::from_shape({B, L});
-  for (auto& v : ids) v = static_cast<std::int64_t>(rng.below(vocab));
-  return ids;
-}
-
 PerformerConfig decoder_config(const std::string& kernel, const std::string& positions) {
   PerformerConfig c = sized_config(11, 16, 2, 2, 24, 16, 8);
   c.attention = parse_attention_kernel(kernel);

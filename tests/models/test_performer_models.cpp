@@ -24,13 +24,6 @@ PerformerConfig tiny_config(const std::string& attention, bool causal, const std
   return c;
 }
 
-Indices random_ids(std::size_t B, std::size_t L, std::size_t vocab, std::uint64_t seed) {
-  Rng rng(seed);
-  Indices ids = Indices::from_shape({B, L});
-  for (auto& v : ids) v = static_cast<std::int64_t>(rng.below(vocab));
-  return ids;
-}
-
 // gradcheck of a whole model over all its parameters. The parameters are first moved away from
 // their initial values (small embeddings, unit norms, zero biases) so that every gradient is
 // O(0.1..1): at the initial values some gradients are ~1e-6 and central differences of a loss

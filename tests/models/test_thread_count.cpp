@@ -9,18 +9,13 @@
 #include "engine/kernels/thread_pool.hpp"
 #include "engine/optim/optimizers.hpp"
 #include "models/performer_lm.hpp"
+#include "test_util.hpp"
 #include "tiny_config.hpp"
 
 using namespace pf;
 using namespace pf::test;
 
 namespace {
-
-struct ThreadsFor {
-  int before = num_threads();
-  explicit ThreadsFor(int n) { set_num_threads(n); }
-  ~ThreadsFor() { set_num_threads(before); }
-};
 
 PerformerConfig config_with(AttentionKernel attention) {
   PerformerConfig c = sized_config(29, 64, 2, 4, 96, 48, 24);

@@ -15,18 +15,13 @@
 #include "engine/ops/matmul.hpp"
 #include "engine/optim/optimizers.hpp"
 #include "models/performer_lm.hpp"
+#include "test_util.hpp"
 #include "tiny_config.hpp"
 
 using namespace pf;
 using namespace pf::test;
 
 namespace {
-
-struct ThreadsFor {
-  int before = num_threads();
-  explicit ThreadsFor(int n) { set_num_threads(n); }
-  ~ThreadsFor() { set_num_threads(before); }
-};
 
 PerformerConfig load_config() {
   PerformerConfig c = sized_config(13, 32, 2, 2, 48, 16, 16);

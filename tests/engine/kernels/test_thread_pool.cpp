@@ -9,16 +9,10 @@
 #include <catch2/catch.hpp>
 
 #include "engine/kernels/thread_pool.hpp"
+#include "test_util.hpp"
 
 using namespace pf;
-
-namespace {
-struct ThreadsFor {
-  int before = num_threads();
-  explicit ThreadsFor(int n) { set_num_threads(n); }
-  ~ThreadsFor() { set_num_threads(before); }
-};
-}  // namespace
+using pf::test::ThreadsFor;
 
 TEST_CASE("parallel_for visits every index exactly once", "[engine][threads]") {
   for (int threads : {1, 2, 3}) {

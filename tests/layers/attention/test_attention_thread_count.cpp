@@ -13,16 +13,12 @@
 #include "engine/ops/reduce.hpp"
 #include "layers/attention/exact_attention.hpp"
 #include "layers/attention/favor_attention.hpp"
+#include "test_util.hpp"
 
 using namespace pf;
+using pf::test::ThreadsFor;
 
 namespace {
-
-struct ThreadsFor {
-  int before = num_threads();
-  explicit ThreadsFor(int n) { set_num_threads(n); }
-  ~ThreadsFor() { set_num_threads(before); }
-};
 
 using Kernel = std::function<Tensor<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>&)>;
 
