@@ -19,21 +19,7 @@ if (( ${#harnesses[@]} == 0 )); then
 fi
 start=$(date +%s)
 
-bash scripts/install_deps.sh
-missing=()
-for p in clang-14 libfuzzer-14-dev; do
-  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$p")
-done
-if (( ${#missing[@]} > 0 )); then
-  echo "fuzz: installing ${missing[*]}"
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "fuzz: installing ${missing[*]} needs root" >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash scripts/install_deps.sh clang-14 libfuzzer-14-dev
 
 echo "== fuzz: building the harnesses in $build_dir (clang-14, ASan + UBSan + libFuzzer) =="
 CC=clang-14 CXX=clang++-14 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPERFORMER_FUZZ=ON \

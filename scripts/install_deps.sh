@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, every Debian package the build, tests and main job need.
 # Quick when all are present (one dpkg query, no apt-get run). Needs root on a fresh machine.
+# Extra package names as arguments are installed too (scripts/fuzz.sh adds clang-14 libfuzzer-14-dev).
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,7 @@ packages=(
   catch2 libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libpng-dev
   openmpi-bin libopenmpi-dev
   bible-kjv dataset-fashion-mnist mmseqs2-examples
+  "$@"
 )
 
 missing=()
