@@ -83,7 +83,7 @@ nlohmann::json parse_header(const std::string& path, const std::string& text) {
   };
   try {
     return nlohmann::json::parse(text, check);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 4E888
     throw corrupt(path, fmt::format("header is not valid JSON ({})", e.what()));
   }
 }

@@ -180,3 +180,11 @@ TEST_CASE("safetensors strict: the writer pads the header with spaces to a multi
     CHECK(load_safetensors(path).metadata.at("note") == std::string(extra, 'n'));
   }
 }
+
+TEST_CASE_METHOD(StrictFixture, "safetensors strict: a number too large for a double is an error, not a crash",
+                 "[engine][safetensors][errors]") {
+  // nlohmann reports it as out_of_range (406), not as a parse_error; the fuzzer found it.
+  const std::string header = R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4E888]}})";
+  CHECK_THAT(error_of(file_bytes(header, float_bytes(1))), Catch::Contains("header is not valid JSON") &&
+                                                              Catch::Contains("number overflow"));
+}
