@@ -1,5 +1,6 @@
 #include "layers/attention/feature_maps.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -10,7 +11,9 @@
 
 #include "engine/core/profiler.hpp"
 #include "engine/kernels/gemm.hpp"
+#include "engine/kernels/row_math.hpp"
 #include "engine/kernels/simd.hpp"
+#include "engine/kernels/thread_pool.hpp"
 
 namespace pf {
 
@@ -168,6 +171,48 @@ void exp_affine(const T* u, T* out, std::size_t n, T sign, T shift, T scale, T e
   detail::simd_map(u, out, n, [&](B x) { return b_scale * (xsimd::exp(b_sign * x - b_shift) + b_eps); });
 }
 
+// exp_affine on the calling thread (the fused forward is already inside a parallel loop).
+template <class T>
+void exp_affine_serial(const T* u, T* out, std::size_t n, T sign, T shift, T scale, T eps) {
+  using B = detail::Batch<T>;
+  const B b_sign(sign), b_shift(shift), b_scale(scale), b_eps(eps);
+  detail::simd_map_serial(u, out, n, [&](B x) { return b_scale * (xsimd::exp(b_sign * x - b_shift) + b_eps); });
+}
+
+// Rows per task of the fused positive map: whole 12-row GEMM panels, and 96 x m floats of U stay
+// in L2 between the GEMM and the exp.
+constexpr std::size_t kFeatureBlockRows = 96;
+
+// The first j with u[j] == value (the column a strict > scan keeps as the maximum); 0 when there
+// is none (a row holding NaN), so backward still reads a valid column.
+template <class T>
+std::size_t first_index_of(const T* u, std::size_t n, T value) {
+  for (std::size_t j = 0; j < n; ++j)
+    if (u[j] == value) return j;
+  return 0;
+}
+
+// a[j] = g[j] (phi[j] - floor) and returns sum_j a[j], with independent partial sums so the loop
+// vectorises (the order of the additions is fixed, so results do not depend on the thread count).
+template <class T>
+T scaled_excess_row(const T* g, const T* phi, T floor, T* a, std::size_t n) {
+  constexpr std::size_t lanes = detail::kLanes;
+  T lane[lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes)
+    for (std::size_t l = 0; l < lanes; ++l) {
+      a[j + l] = g[j + l] * (phi[j + l] - floor);
+      lane[l] += a[j + l];
+    }
+  T sum = 0;
+  for (; j < n; ++j) {
+    a[j] = g[j] * (phi[j] - floor);
+    sum += a[j];
+  }
+  for (std::size_t l = 0; l < lanes; ++l) sum += lane[l];
+  return sum;
+}
+
 Shape with_last(Shape s, std::size_t last) {
   s.back() = last;
   return s;
@@ -199,35 +244,74 @@ ExpMapInputs<T> exp_map_inputs(const char* op, const Tensor<T>& x, const Tensor<
 // phi = r (e + eps), e = exp(u - s - c), r = m^{-1/2}.
 // dphi/dx^ = r e (W_j - x^ - dc/dx^), so with a = g * r e and a_n = sum_j a_nj:
 //   dx = d^{-1/4} (a W - x^ a_n - a_n W[j*] (row) or sum(a) W[j*] (slice)).
+//
+// Forward in one pass per block of rows: the block's U = x^ W^T is written by the GEMM straight
+// into phi's storage (same shape), and s, the row maxima and the exp run on it while it is still
+// in cache; U is never a separate array. With slice_max the exp waits for the slice's maximum, so
+// it is a second pass over the blocks. Same values as the three-step form (GEMM, stabilisers,
+// exp) above; tested against autodiff through primitives.
 template <class T>
 Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser, double eps) {
   const OpTimer timer("positive_features");
-  const ExpMapInputs<T> in = exp_map_inputs("positive_features", x, w, stabiliser, false);
-  const auto& [r, u, s, c, arg] = in;
-  const T scale = T(1 / std::sqrt(double(r.m))), teps = T(eps);
+  const Rows r = check_rows("positive_features", x.shape(), w.shape());
+  const T scale = T(1 / std::sqrt(double(r.m))), teps = T(eps), half_norm_sq = T(r.norm * r.norm / 2);
   Array<T> phi = empty_array<T>(with_last(x.shape(), r.m));
-  for (std::size_t i = 0; i < r.n; ++i) {
-    const T shift = s[i] + c[i];
-    const T* ui = u.data() + i * r.m;
-    T* pi = phi.data() + i * r.m;
-    exp_affine(ui, pi, r.m, T(1), shift, scale, teps);
+  std::vector<T> shift(r.n);               // s_n + c_n, once c is known
+  std::vector<T> row_max(r.n);             // max_j u_nj
+  std::vector<std::size_t> row_argmax(r.n);
+  const T* xd = x.data();
+  const Array<T>& wv_ref = w.value();
+  T* pd = phi.data();
+  const bool per_row = stabiliser != Stabiliser::slice_max;
+  auto exp_rows = [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i)
+      exp_affine_serial(pd + i * r.m, pd + i * r.m, r.m, T(1), shift[i], scale, teps);
+  };
+  const std::size_t blocks = (r.n + kFeatureBlockRows - 1) / kFeatureBlockRows;
+  parallel_for(blocks, [&](std::size_t b) {
+    const std::size_t i0 = b * kFeatureBlockRows, i1 = std::min(r.n, i0 + kFeatureBlockRows);
+    gemm_set(mat(pd + i0 * r.m, i1 - i0, r.m), mat(xd + i0 * r.d, i1 - i0, r.d), mat(wv_ref.data(), r.m, r.d).T(),
+             T(r.norm));
+    for (std::size_t i = i0; i < i1; ++i) {
+      shift[i] = detail::row_dot(xd + i * r.d, xd + i * r.d, r.d) * half_norm_sq;
+      if (stabiliser == Stabiliser::none) continue;
+      const T* ui = pd + i * r.m;
+      row_max[i] = detail::row_max(ui, r.m);
+      row_argmax[i] = first_index_of(ui, r.m, row_max[i]);
+      if (per_row) shift[i] += row_max[i];
+    }
+    if (per_row) exp_rows(i0, i1);
+  });
+  StabiliserArgmax arg;
+  if (stabiliser == Stabiliser::row_max) {
+    arg.row.resize(r.n);
+    arg.signed_col.resize(r.n);
+    for (std::size_t i = 0; i < r.n; ++i) arg.row[i] = i, arg.signed_col[i] = long(row_argmax[i]) + 1;
+  } else if (stabiliser == Stabiliser::slice_max) {
+    for (std::size_t g0 = 0; g0 < r.n; g0 += r.len) {  // the first maximum in row-major order
+      std::size_t best = g0;
+      for (std::size_t i = g0 + 1; i < g0 + r.len; ++i)
+        if (row_max[i] > row_max[best]) best = i;
+      for (std::size_t i = g0; i < g0 + r.len; ++i) shift[i] += row_max[best];
+      arg.row.push_back(best);
+      arg.signed_col.push_back(long(row_argmax[best]) + 1);
+    }
+    parallel_for(blocks, [&](std::size_t b) {
+      exp_rows(b * kFeatureBlockRows, std::min(r.n, (b + 1) * kFeatureBlockRows));
+    });
   }
   if (!needs_grad<T>({&x})) return Tensor<T>(std::move(phi));
   auto nx = x.node();
   Array<T> wv = w.value();  // a copy: a later redraw must not change this backward
   return make_result<T>(std::move(phi), "positive_features", {x},
-                        [nx, wv, r = in.r, arg = in.arg, stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
+                        [nx, wv, r, arg = std::move(arg), stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
     Array<T> a = empty_array<T>({r.n, r.m});
     std::vector<T> row_sums(r.n);
-    for (std::size_t i = 0; i < r.n; ++i) {
-      T acc = 0;
-      for (std::size_t j = 0; j < r.m; ++j) {
-        const std::size_t k = i * r.m + j;
-        a.data()[k] = g.data()[k] * (phi.data()[k] - scale * teps);
-        acc += a.data()[k];
-      }
-      row_sums[i] = acc;
-    }
+    const T floor = scale * teps;
+    parallel_ranges(r.n, kFeatureBlockRows, [&](std::size_t i0, std::size_t i1) {
+      for (std::size_t i = i0; i < i1; ++i)
+        row_sums[i] = scaled_excess_row(g.data() + i * r.m, phi.data() + i * r.m, floor, a.data() + i * r.m, r.m);
+    });
     T* dx = nx->grad_buffer().data();
     add_projection_grad(dx, nx->value.data(), a, wv, r, &row_sums, T(-r.norm * r.norm));
     add_stabiliser_grad(dx, wv, r, arg, row_sums, stabiliser);

@@ -1,6 +1,8 @@
 #include <cmath>
 
 #include "engine/ops/elementwise.hpp"
+#include "engine/ops/gather.hpp"
+#include "engine/ops/shape_ops.hpp"
 #include "engine/ops/matmul.hpp"
 #include "layers/attention/attention_fixtures.hpp"
 #include "layers/attention/feature_maps.hpp"
@@ -67,6 +69,52 @@ TEST_CASE("feature maps: fused backward equals autodiff through primitives", "[l
     const Array<double> g_fused = grad_of(fused);
     auto twin = relu(matmul(x * norm, w, false, true)) * (1 / std::sqrt(9.0)) + eps;
     CHECK(max_abs_diff(fused.value(), twin.value()) < 1e-12);
+    CHECK(max_abs_diff(g_fused, grad_of(twin)) < 1e-10);
+  }
+}
+
+TEST_CASE("feature maps: the fused positive map with stabilisers equals autodiff through primitives",
+          "[layers][features][twin]") {
+  // 2 slices of 150 rows: the fused forward works in blocks of 96 rows, so blocks cross slices.
+  const std::size_t slices = 2, len = 150, d = 6, m = 20;
+  auto x = random_tensor({slices, len, d}, 11, 1.5).set_requires_grad();
+  auto w = random_tensor({m, d}, 12);
+  const double norm = std::pow(double(d), -0.25), eps = 1e-3;
+  auto seed = random_tensor({slices, len, m}, 13).value();
+  auto grad_of = [&](Tensor<double> out) {
+    x.zero_grad();
+    out.backward(seed);
+    return Array<double>(x.grad());
+  };
+  auto xh = x * norm;
+  auto u = matmul(xh, w, false, true);  // [slices, len, m]
+  const Array<double> uv = u.value();
+  // The stabiliser c is u at its argmax (first in row-major order): its gradient flows to that
+  // entry only, which take_along_last_axis gives.
+  auto features_with = [&](const Tensor<double>& c) {
+    return (exp(u - composite_half_sq_norm(xh) - c) + eps) * (1 / std::sqrt(double(m)));
+  };
+  SECTION("row max") {
+    Indices arg = xt::zeros<std::int64_t>({slices, len});
+    for (std::size_t s = 0; s < slices; ++s)
+      for (std::size_t l = 0; l < len; ++l)
+        for (std::size_t j = 1; j < m; ++j)
+          if (uv(s, l, j) > uv(s, l, std::size_t(arg(s, l)))) arg(s, l) = std::int64_t(j);
+    auto twin = features_with(reshape(take_along_last_axis(u, arg), {slices, len, 1}));
+    auto fused = positive_features(x, w, Stabiliser::row_max, eps);
+    CHECK(max_abs_diff(fused.value(), twin.value()) < 1e-12);
+    const Array<double> g_fused = grad_of(fused);
+    CHECK(max_abs_diff(g_fused, grad_of(twin)) < 1e-10);
+  }
+  SECTION("slice max") {
+    Indices arg = xt::zeros<std::int64_t>({slices});
+    for (std::size_t s = 0; s < slices; ++s)
+      for (std::size_t k = 1; k < len * m; ++k)
+        if (uv.data()[s * len * m + k] > uv.data()[s * len * m + std::size_t(arg(s))]) arg(s) = std::int64_t(k);
+    auto twin = features_with(reshape(take_along_last_axis(reshape(u, {slices, len * m}), arg), {slices, 1, 1}));
+    auto fused = positive_features(x, w, Stabiliser::slice_max, eps);
+    CHECK(max_abs_diff(fused.value(), twin.value()) < 1e-12);
+    const Array<double> g_fused = grad_of(fused);
     CHECK(max_abs_diff(g_fused, grad_of(twin)) < 1e-10);
   }
 }
