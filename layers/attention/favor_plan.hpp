@@ -34,9 +34,16 @@ struct FavorPlan {
 FavorPlan plan_favor(const char* op, const Shape& qs, const Shape& ks, const Shape& vs, const Mask* mask);
 
 // Slices (batch x head) are the parallel unit: the per-token loops and a chunk's small GEMMs
-// are too small to split, and slices write disjoint memory.
+// are too small to split, and slices write disjoint memory. With fewer slices than threads
+// (one long sequence, few heads) the slices run one after another and each GEMM inside splits
+// over the threads instead, so no thread idles; the values are the same either way (the GEMM's
+// results do not depend on its split).
 template <class F>
 void for_each_slice(std::size_t slices, F fn) {
+  if (slices < std::size_t(num_threads())) {
+    for (std::size_t s = 0; s < slices; ++s) fn(s);
+    return;
+  }
   parallel_for(slices, [&](std::size_t s) { fn(s); });
 }
 

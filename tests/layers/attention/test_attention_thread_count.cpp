@@ -23,9 +23,9 @@ namespace {
 using Kernel = std::function<Tensor<float>(const Tensor<float>&, const Tensor<float>&, const Tensor<float>&)>;
 
 // out and the gradients of sum(out * w) for q, k, v, flattened one after another.
-std::vector<float> forward_and_backward(const Kernel& kernel, bool positive) {
+std::vector<float> forward_and_backward(const Kernel& kernel, bool positive, const Shape& qk = {2, 3, 70, 16},
+                                        const Shape& vs = {2, 3, 70, 8}) {
   Rng rng(17);
-  const Shape qk = {2, 3, 70, 16}, vs = {2, 3, 70, 8};
   Tensor<float> q = randn<float>(qk, rng), k = randn<float>(qk, rng), v = randn<float>(vs, rng);
   if (positive) {  // feature-mapped queries and keys are positive
     q = pf::exp(q * 0.3f).detach();
@@ -69,6 +69,30 @@ TEST_CASE("attention kernels give bit-identical results at 1, 2 and 3 threads", 
       INFO(threads << " threads");
       ThreadsFor scope(threads);
       CHECK(forward_and_backward(kernel.first, kernel.second) == one);
+    }
+  }
+}
+
+TEST_CASE("FAVOR kernels with fewer slices than threads split their GEMMs instead, bit-identically",
+          "[layers][attention][threads]") {
+  // 2 slices on 3 threads: the slices run in turn and each slice's GEMMs (large enough here to be
+  // split) run on all threads.
+  const Shape qk = {1, 2, 2048, 64}, vs = {1, 2, 2048, 32};
+  const std::vector<std::pair<std::string, Kernel>> kernels = {
+      {"favor bidirectional", [](auto& q, auto& k, auto& v) { return favor_bidirectional(q, k, v); }},
+      {"favor causal chunked", [](auto& q, auto& k, auto& v) { return favor_causal_chunked(q, k, v); }},
+  };
+  for (const auto& [name, kernel] : kernels) {
+    INFO(name);
+    std::vector<float> one;
+    {
+      ThreadsFor scope(1);
+      one = forward_and_backward(kernel, true, qk, vs);
+    }
+    for (int threads : {2, 3}) {
+      INFO(threads << " threads");
+      ThreadsFor scope(threads);
+      CHECK(forward_and_backward(kernel, true, qk, vs) == one);
     }
   }
 }
