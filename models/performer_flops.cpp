@@ -6,7 +6,7 @@ namespace pf {
 
 double FlopCount::forward() const {
   if (!known) return 0;
-  return projections + feed_forward + feature_maps + attention + input_embedding + output_head;
+  return projections + feed_forward + feature_maps + attention + input_embedding + output_head + hashing;
 }
 
 double FlopCount::backward() const {
@@ -21,19 +21,21 @@ FlopCount& FlopCount::operator+=(const FlopCount& other) {
   attention += other.attention;
   input_embedding += other.input_embedding;
   output_head += other.output_head;
+  hashing += other.hashing;
   known = known && other.known;
   return *this;
 }
 
 FlopCount FlopCount::scaled(double factor) const {
   FlopCount c = *this;
-  for (double* part : {&c.projections, &c.feed_forward, &c.feature_maps, &c.attention, &c.input_embedding, &c.output_head})
+  for (double* part : {&c.projections, &c.feed_forward, &c.feature_maps, &c.attention, &c.input_embedding, &c.output_head,
+                        &c.hashing})
     *part *= factor;
   return c;
 }
 
 FlopCount attention_flops(AttentionKernel kernel, bool causal, std::size_t length, std::size_t head_width,
-                          std::size_t features) {
+                          std::size_t features, std::size_t linformer_k, const LshOptions& lsh) {
   const double L = double(length), d = double(head_width), m = double(features);
   FlopCount c;
   switch (kernel) {
@@ -53,6 +55,15 @@ FlopCount attention_flops(AttentionKernel kernel, bool causal, std::size_t lengt
       c.attention = L * 2 * (2 * M * (d + 1));  // K'^T [V 1] and Q' [S z]
       return c;
     }
+    case AttentionKernel::linformer:
+      c.attention = L * 4 * (2 * double(linformer_k) * d);  // E K, F V, q (EK)^T, P (FV)
+      return c;
+    case AttentionKernel::reformer: {
+      const double rounds = double(lsh.rounds);
+      c.attention = rounds * L * 2 * (2 * (2 * double(lsh.chunk)) * d);  // q k^T and P v over 2c keys
+      c.hashing = rounds * L * 2 * d * double(lsh.buckets / 2);         // x R, R [d, b/2]
+      return c;
+    }
     default:  // a kernel added after this counter: say so rather than guess
       c.known = false;
       return c;
@@ -65,7 +76,8 @@ namespace {
 FlopCount stack_flops(const PerformerConfig& config, std::size_t length) {
   const double D = double(config.width), F = double(config.ff_hidden), L = double(length);
   const MultiHeadAttentionConfig a = attention_config(config, 0);
-  FlopCount layer = attention_flops(config.attention, config.causal, length, a.head_width(), a.effective_features())
+  FlopCount layer = attention_flops(config.attention, config.causal, length, a.head_width(), a.effective_features(),
+                                    a.linformer_k, a.lsh)
                         .scaled(double(config.heads));
   layer.projections = L * 4 * (2 * D * D);
   layer.feed_forward = L * 2 * (2 * D * F);

@@ -16,6 +16,11 @@
 //                 a chunk are not counted: the count is the algorithm's, not the kernel's.
 //                 exact: scores q k^T and P v, 2 x 2 d per attended key and head: L keys per
 //                 query when bidirectional, (L + 1) / 2 on average when causal.
+//                 linformer: E K and F V ([k, L] [L, d]) and the k-key attention: 4 x 2 k d
+//                 per token and head (E, F are learned: backward 2 x as for every product).
+//                 reformer: per hash round, each query against the 2c keys of its chunk and
+//                 the previous one, 2 x 2 (2c) d; hashing (rotations, d x b/2 per round) is
+//                 counted as `hashing`, forward only (bucket choice has no gradient).
 // Per token of the model: the input embedding (a gather, 0 FLOPs, for token ids; 2 F_in D for
 // feature vectors through a Linear) and the output head (2 D V for a language model; a
 // classifier's head 2 D C is counted once per sequence).
@@ -34,20 +39,22 @@ namespace pf {
 // Forward FLOPs by part. known = false: an attention kernel this counter does not know; then
 // every total is 0 (callers report no utilisation rather than a wrong one).
 struct FlopCount {
-  double projections = 0, feed_forward = 0, feature_maps = 0, attention = 0, input_embedding = 0, output_head = 0;
+  double projections = 0, feed_forward = 0, feature_maps = 0, attention = 0, input_embedding = 0, output_head = 0,
+         hashing = 0;
   bool known = true;
 
   double forward() const;
-  double backward() const;  // 2 x forward, feature maps and input embedding 1 x
+  double backward() const;  // 2 x forward, feature maps and input embedding 1 x, hashing 0 x
   double training() const { return forward() + backward(); }
   FlopCount& operator+=(const FlopCount& other);
   FlopCount scaled(double factor) const;
 };
 
 // One attention head (one batch x head slice) over a whole sequence of `length` tokens, feature
-// maps included for FAVOR kernels; `features` is m (ignored for exact attention).
+// maps included for FAVOR kernels; `features` is m (FAVOR only), `linformer_k` the projected
+// length k (linformer only), `lsh` the buckets, rounds and chunk (reformer only).
 FlopCount attention_flops(AttentionKernel kernel, bool causal, std::size_t length, std::size_t head_width,
-                          std::size_t features);
+                          std::size_t features, std::size_t linformer_k = 64, const LshOptions& lsh = {});
 
 // A language model (PerformerLM) on sequences of config.context tokens, per token.
 FlopCount lm_flops_per_token(const PerformerConfig& config);

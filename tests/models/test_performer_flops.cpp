@@ -98,10 +98,34 @@ TEST_CASE("attention_flops scale linearly in L for FAVOR and quadratically for e
   CHECK(lm_flops_per_token(exact).training() - exact_short == Approx(3 * 128 * 99));
 }
 
+TEST_CASE("lm_flops_per_token: hand counts for linformer and reformer attention", "[models][flops]") {
+  // linformer, k = 2 projected rows: per head E K and F V (2 x 4 multiply-adds per token each,
+  // E being [2, L]), then q (EK)^T and P (FV) over 2 keys (2 x 4 each): 32 per token and head
+  PerformerConfig linformer = tiny(AttentionKernel::linformer, false);
+  linformer.linformer_k = 2;
+  const FlopCount l = lm_flops_per_token(linformer);
+  REQUIRE(l.known);
+  CHECK(l.feature_maps == 0);
+  CHECK(l.attention == 2 * 32 * 2);  // two heads: 128
+  CHECK(l.training() == 3 * (512 + 512 + 128 + 160));
+  // reformer, 2 rounds, chunk 1, 4 buckets: per round each query meets the 2 keys of its chunk
+  // and the previous one, 2 x (4 + 4) multiply-adds; hashing x R with R [4, 2]: 8 per round
+  PerformerConfig reformer = tiny(AttentionKernel::reformer, true);
+  reformer.lsh_rounds = 2;
+  reformer.lsh_chunk = 1;
+  reformer.lsh_buckets = 4;
+  const FlopCount r = lm_flops_per_token(reformer);
+  REQUIRE(r.known);
+  CHECK(r.attention == 2 * 2 * 16 * 2);  // two heads, two rounds: 128
+  CHECK(r.hashing == 2 * 2 * 8 * 2);     // 64
+  CHECK(r.forward() == 512 + 512 + 128 + 160 + 64);
+  CHECK(r.backward() == 2 * (512 + 512 + 128 + 160));  // no gradient through the bucket choice
+}
+
 TEST_CASE("FLOP counts of a kernel the counter does not know are reported as unknown", "[models][flops]") {
-  // 7: past the last enumerator today (attention kernels added later land in the counter's
-  // default branch until they are counted: update this test when they are)
-  const auto unknown = static_cast<AttentionKernel>(7);
+  // 8: past the last enumerator today (reformer, 7; attention kernels added later land in the
+  // counter's default branch until they are counted: update this test when they are)
+  const auto unknown = static_cast<AttentionKernel>(8);
   CHECK_FALSE(attention_flops(unknown, false, 16, 4, 4).known);
   PerformerConfig c = tiny(AttentionKernel::favor_positive, true);
   c.attention = unknown;
