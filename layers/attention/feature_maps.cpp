@@ -87,30 +87,6 @@ struct StabiliserArgmax {
   std::vector<long> signed_col;
 };
 
-// c per row of U (size n): max over the row (or its slice) of u, or of |u| when `symmetric`.
-template <class T>
-std::vector<T> stabilisers(const Array<T>& u, const Rows& r, Stabiliser mode, bool symmetric, StabiliserArgmax& arg) {
-  std::vector<T> c(r.n, T(0));
-  if (mode == Stabiliser::none || r.n == 0) return c;
-  const std::size_t group = mode == Stabiliser::row_max ? 1 : r.len;
-  for (std::size_t g0 = 0; g0 < r.n; g0 += group) {
-    T best = -std::numeric_limits<T>::infinity();
-    std::size_t best_row = g0;
-    long best_col = 1;
-    for (std::size_t i = g0; i < g0 + group; ++i) {
-      const T* ui = u.data() + i * r.m;
-      for (std::size_t j = 0; j < r.m; ++j) {
-        if (ui[j] > best) best = ui[j], best_row = i, best_col = long(j) + 1;
-        if (symmetric && -ui[j] > best) best = -ui[j], best_row = i, best_col = -(long(j) + 1);
-      }
-    }
-    for (std::size_t i = g0; i < g0 + group; ++i) c[i] = best;
-    arg.row.push_back(best_row);
-    arg.signed_col.push_back(best_col);
-  }
-  return c;
-}
-
 // dx += -d^{-1/4} (dL/dc-bar) sign W[j*] at each argmax row, where dl_dc_neg[k] = sum of
 // g * (phi - eps-part) over the row or slice k (phi depends on c as exp(-c), so dL/dc = -that).
 template <class T>
@@ -163,15 +139,8 @@ void add_projection_grad(T* dx, const T* x, const Array<T>& b, const Array<T>& w
     }
 }
 
-// out[j] = scale (exp(sign u[j] - shift) + eps), on SIMD batches.
-template <class T>
-void exp_affine(const T* u, T* out, std::size_t n, T sign, T shift, T scale, T eps) {
-  using B = detail::Batch<T>;
-  const B b_sign(sign), b_shift(shift), b_scale(scale), b_eps(eps);
-  detail::simd_map(u, out, n, [&](B x) { return b_scale * (xsimd::exp(b_sign * x - b_shift) + b_eps); });
-}
-
-// exp_affine on the calling thread (the fused forward is already inside a parallel loop).
+// out[j] = scale (exp(sign u[j] - shift) + eps), on SIMD batches, on the calling thread (the fused
+// forward runs it inside its parallel loop).
 template <class T>
 void exp_affine_serial(const T* u, T* out, std::size_t n, T sign, T shift, T scale, T eps) {
   using B = detail::Batch<T>;
@@ -190,6 +159,31 @@ std::size_t first_index_of(const T* u, std::size_t n, T value) {
   for (std::size_t j = 0; j < n; ++j)
     if (u[j] == value) return j;
   return 0;
+}
+
+// min_j u[j], with independent partial minima (as detail::row_max).
+template <class T>
+T row_min(const T* u, std::size_t n) {
+  T lane[detail::kLanes];
+  std::fill(lane, lane + detail::kLanes, std::numeric_limits<T>::infinity());
+  std::size_t j = 0;
+  for (; j + detail::kLanes <= n; j += detail::kLanes)
+    for (std::size_t l = 0; l < detail::kLanes; ++l) lane[l] = lane[l] < u[j + l] ? lane[l] : u[j + l];
+  T m = std::numeric_limits<T>::infinity();
+  for (; j < n; ++j) m = m < u[j] ? m : u[j];
+  for (std::size_t l = 0; l < detail::kLanes; ++l) m = m < lane[l] ? m : lane[l];
+  return m;
+}
+
+// The signed column of the first j with |u[j]| == value, as a scan testing u[j] then -u[j] with
+// strict > keeps it: +(j+1) when u[j] == value, else -(j+1); +1 when there is none (NaN).
+template <class T>
+long first_signed_index_of(const T* u, std::size_t n, T value) {
+  for (std::size_t j = 0; j < n; ++j) {
+    if (u[j] == value) return long(j) + 1;
+    if (-u[j] == value) return -(long(j) + 1);
+  }
+  return 1;
 }
 
 // a[j] = g[j] (phi[j] - floor) and returns sum_j a[j], with independent partial sums so the loop
@@ -218,75 +212,61 @@ Shape with_last(Shape s, std::size_t last) {
   return s;
 }
 
-// What both exponential maps compute first: the rows, u = x^ W^T, s = |x^|^2 / 2, and the
-// stabilisers c (with where their max sits, for backward); `symmetric`: c = max |u| (hyperbolic).
+// The exponential maps' forward in one pass per block of rows: the block's U = x^ W^T is written
+// by the GEMM straight into phi's storage (the first m columns of each row), and s = |x^|^2 / 2,
+// the row maxima and the exp run on it while it is still in cache; U is never a separate array.
+// With slice_max the exp waits for the slice's maximum, so it is a second pass over the blocks.
+//   positive   (width m):  phi = r (exp(u - s - c) + eps),                      c = max u
+//   hyperbolic (width 2m): phi = r [exp(u - s - c) + eps, exp(-u - s - c) + eps], c = max |u|
+// Same values as GEMM, stabilisers and exp one after another; tested against autodiff through
+// primitives. Returns phi; `r` gets the rows' geometry, `arg` where each c was taken (for backward).
 template <class T>
-struct ExpMapInputs {
-  Rows r;
-  Array<T> u;
-  std::vector<T> s, c;
-  StabiliserArgmax arg;
-};
-
-template <class T>
-ExpMapInputs<T> exp_map_inputs(const char* op, const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser,
-                               bool symmetric) {
-  ExpMapInputs<T> in;
-  in.r = check_rows(op, x.shape(), w.shape());
-  in.u = project(x.data(), w.value(), in.r);
-  in.s = half_sq_norms(x.data(), in.r);
-  in.c = stabilisers(in.u, in.r, stabiliser, symmetric, in.arg);
-  return in;
-}
-
-}  // namespace
-
-// phi = r (e + eps), e = exp(u - s - c), r = m^{-1/2}.
-// dphi/dx^ = r e (W_j - x^ - dc/dx^), so with a = g * r e and a_n = sum_j a_nj:
-//   dx = d^{-1/4} (a W - x^ a_n - a_n W[j*] (row) or sum(a) W[j*] (slice)).
-//
-// Forward in one pass per block of rows: the block's U = x^ W^T is written by the GEMM straight
-// into phi's storage (same shape), and s, the row maxima and the exp run on it while it is still
-// in cache; U is never a separate array. With slice_max the exp waits for the slice's maximum, so
-// it is a second pass over the blocks. Same values as the three-step form (GEMM, stabilisers,
-// exp) above; tested against autodiff through primitives.
-template <class T>
-Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser, double eps) {
-  const OpTimer timer("positive_features");
-  const Rows r = check_rows("positive_features", x.shape(), w.shape());
-  const T scale = T(1 / std::sqrt(double(r.m))), teps = T(eps), half_norm_sq = T(r.norm * r.norm / 2);
-  Array<T> phi = empty_array<T>(with_last(x.shape(), r.m));
-  std::vector<T> shift(r.n);               // s_n + c_n, once c is known
-  std::vector<T> row_max(r.n);             // max_j u_nj
-  std::vector<std::size_t> row_argmax(r.n);
+Array<T> exp_features(const char* op, const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser, bool hyperbolic,
+                      T eps, Rows& r, StabiliserArgmax& arg) {
+  r = check_rows(op, x.shape(), w.shape());
+  const std::size_t width = hyperbolic ? 2 * r.m : r.m;
+  const T scale = T(1 / std::sqrt(double(width)));  // r = m^{-1/2}, or (2m)^{-1/2}
+  const T half_norm_sq = T(r.norm * r.norm / 2);
+  Array<T> phi = empty_array<T>(with_last(x.shape(), width));
+  std::vector<T> shift(r.n);     // s_n + c_n, once c is known
+  std::vector<T> row_max(r.n);   // max_j u_nj (hyperbolic: max_j |u_nj|)
+  std::vector<long> row_arg(r.n);  // its signed column: +(j+1) for u_j, -(j+1) for -u_j
   const T* xd = x.data();
-  const Array<T>& wv_ref = w.value();
+  const T* wd = w.data();
   T* pd = phi.data();
   const bool per_row = stabiliser != Stabiliser::slice_max;
   auto exp_rows = [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i)
-      exp_affine_serial(pd + i * r.m, pd + i * r.m, r.m, T(1), shift[i], scale, teps);
+    for (std::size_t i = i0; i < i1; ++i) {
+      T* row = pd + i * width;
+      if (hyperbolic) exp_affine_serial(row, row + r.m, r.m, T(-1), shift[i], scale, eps);  // before u is overwritten
+      exp_affine_serial(row, row, r.m, T(1), shift[i], scale, eps);
+    }
   };
   const std::size_t blocks = (r.n + kFeatureBlockRows - 1) / kFeatureBlockRows;
   parallel_for(blocks, [&](std::size_t b) {
     const std::size_t i0 = b * kFeatureBlockRows, i1 = std::min(r.n, i0 + kFeatureBlockRows);
-    gemm_set(mat(pd + i0 * r.m, i1 - i0, r.m), mat(xd + i0 * r.d, i1 - i0, r.d), mat(wv_ref.data(), r.m, r.d).T(),
+    gemm_set(mat(pd + i0 * width, i1 - i0, r.m, width), mat(xd + i0 * r.d, i1 - i0, r.d), mat(wd, r.m, r.d).T(),
              T(r.norm));
     for (std::size_t i = i0; i < i1; ++i) {
       shift[i] = detail::row_dot(xd + i * r.d, xd + i * r.d, r.d) * half_norm_sq;
       if (stabiliser == Stabiliser::none) continue;
-      const T* ui = pd + i * r.m;
-      row_max[i] = detail::row_max(ui, r.m);
-      row_argmax[i] = first_index_of(ui, r.m, row_max[i]);
+      const T* ui = pd + i * width;
+      if (hyperbolic) {
+        const T top = detail::row_max(ui, r.m), bottom = row_min(ui, r.m);
+        row_max[i] = -bottom > top ? -bottom : top;
+        row_arg[i] = first_signed_index_of(ui, r.m, row_max[i]);
+      } else {
+        row_max[i] = detail::row_max(ui, r.m);
+        row_arg[i] = long(first_index_of(ui, r.m, row_max[i])) + 1;
+      }
       if (per_row) shift[i] += row_max[i];
     }
     if (per_row) exp_rows(i0, i1);
   });
-  StabiliserArgmax arg;
   if (stabiliser == Stabiliser::row_max) {
     arg.row.resize(r.n);
-    arg.signed_col.resize(r.n);
-    for (std::size_t i = 0; i < r.n; ++i) arg.row[i] = i, arg.signed_col[i] = long(row_argmax[i]) + 1;
+    for (std::size_t i = 0; i < r.n; ++i) arg.row[i] = i;
+    arg.signed_col = std::move(row_arg);
   } else if (stabiliser == Stabiliser::slice_max) {
     for (std::size_t g0 = 0; g0 < r.n; g0 += r.len) {  // the first maximum in row-major order
       std::size_t best = g0;
@@ -294,12 +274,26 @@ Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser s
         if (row_max[i] > row_max[best]) best = i;
       for (std::size_t i = g0; i < g0 + r.len; ++i) shift[i] += row_max[best];
       arg.row.push_back(best);
-      arg.signed_col.push_back(long(row_argmax[best]) + 1);
+      arg.signed_col.push_back(row_arg[best]);
     }
-    parallel_for(blocks, [&](std::size_t b) {
-      exp_rows(b * kFeatureBlockRows, std::min(r.n, (b + 1) * kFeatureBlockRows));
-    });
+    parallel_for(blocks, [&](std::size_t b) { exp_rows(b * kFeatureBlockRows, std::min(r.n, (b + 1) * kFeatureBlockRows)); });
   }
+  return phi;
+}
+
+}  // namespace
+
+// phi = r (e + eps), e = exp(u - s - c), r = m^{-1/2}.
+// dphi/dx^ = r e (W_j - x^ - dc/dx^), so with a = g * r e and a_n = sum_j a_nj:
+//   dx = d^{-1/4} (a W - x^ a_n - a_n W[j*] (row) or sum(a) W[j*] (slice)).
+template <class T>
+Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser, double eps) {
+  const OpTimer timer("positive_features");
+  const T teps = T(eps);
+  Rows r;
+  StabiliserArgmax arg;
+  Array<T> phi = exp_features("positive_features", x, w, stabiliser, false, teps, r, arg);
+  const T scale = T(1 / std::sqrt(double(r.m)));
   if (!needs_grad<T>({&x})) return Tensor<T>(std::move(phi));
   auto nx = x.node();
   Array<T> wv = w.value();  // a copy: a later redraw must not change this backward
@@ -323,23 +317,16 @@ Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser s
 template <class T>
 Tensor<T> hyperbolic_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser stabiliser, double eps) {
   const OpTimer timer("hyperbolic_features");
-  const ExpMapInputs<T> in = exp_map_inputs("hyperbolic_features", x, w, stabiliser, true);
-  const auto& [r, u, s, c, arg] = in;
-  const T scale = T(1 / std::sqrt(2.0 * double(r.m))), teps = T(eps);
-  const std::size_t width = 2 * r.m;
-  Array<T> phi = empty_array<T>(with_last(x.shape(), width));
-  for (std::size_t i = 0; i < r.n; ++i) {
-    const T shift = s[i] + c[i];
-    const T* ui = u.data() + i * r.m;
-    T* pi = phi.data() + i * width;
-    exp_affine(ui, pi, r.m, T(1), shift, scale, teps);
-    exp_affine(ui, pi + r.m, r.m, T(-1), shift, scale, teps);
-  }
+  const T teps = T(eps);
+  Rows r;
+  StabiliserArgmax arg;
+  Array<T> phi = exp_features("hyperbolic_features", x, w, stabiliser, true, teps, r, arg);
+  const T scale = T(1 / std::sqrt(2.0 * double(r.m)));
   if (!needs_grad<T>({&x})) return Tensor<T>(std::move(phi));
   auto nx = x.node();
   Array<T> wv = w.value();
   return make_result<T>(std::move(phi), "hyperbolic_features", {x},
-                        [nx, wv, r = in.r, arg = in.arg, stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
+                        [nx, wv, r, arg = std::move(arg), stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
     const T floor = scale * teps;
     Array<T> b;
     std::vector<T> row_sums;

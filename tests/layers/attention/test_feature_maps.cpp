@@ -73,17 +73,17 @@ TEST_CASE("feature maps: fused backward equals autodiff through primitives", "[l
   }
 }
 
-TEST_CASE("feature maps: the fused positive map with stabilisers equals autodiff through primitives",
+TEST_CASE("feature maps: the fused exponential maps with stabilisers equal autodiff through primitives",
           "[layers][features][twin]") {
   // 2 slices of 150 rows: the fused forward works in blocks of 96 rows, so blocks cross slices.
   const std::size_t slices = 2, len = 150, d = 6, m = 20;
   auto x = random_tensor({slices, len, d}, 11, 1.5).set_requires_grad();
   auto w = random_tensor({m, d}, 12);
   const double norm = std::pow(double(d), -0.25), eps = 1e-3;
-  auto seed = random_tensor({slices, len, m}, 13).value();
+  auto seed = random_tensor({slices, len, m}, 13).value(), seed2 = random_tensor({slices, len, 2 * m}, 14).value();
   auto grad_of = [&](Tensor<double> out) {
     x.zero_grad();
-    out.backward(seed);
+    out.backward(out.size(-1) == m ? seed : seed2);
     return Array<double>(x.grad());
   };
   auto xh = x * norm;
@@ -113,6 +113,50 @@ TEST_CASE("feature maps: the fused positive map with stabilisers equals autodiff
         if (uv.data()[s * len * m + k] > uv.data()[s * len * m + std::size_t(arg(s))]) arg(s) = std::int64_t(k);
     auto twin = features_with(reshape(take_along_last_axis(reshape(u, {slices, len * m}), arg), {slices, 1, 1}));
     auto fused = positive_features(x, w, Stabiliser::slice_max, eps);
+    CHECK(max_abs_diff(fused.value(), twin.value()) < 1e-12);
+    const Array<double> g_fused = grad_of(fused);
+    CHECK(max_abs_diff(g_fused, grad_of(twin)) < 1e-10);
+  }
+  // Hyperbolic: c = max |u|, taken at +u or -u (the first in row-major order, +u before -u).
+  auto hyperbolic_with = [&](const Tensor<double>& c) {
+    auto shifted = composite_half_sq_norm(xh) + c;
+    return (concat<double>({exp(u - shifted), exp(u * -1.0 - shifted)}, -1) + eps) * (1 / std::sqrt(2.0 * m));
+  };
+  auto signed_u = concat<double>({u, u * -1.0}, -1);  // [slices, len, 2m]: column m + j is -u_j
+  // The scan order u_0, -u_0, u_1, -u_1, ... as an index into signed_u.
+  auto better = [&](const double* row, std::size_t k, std::size_t best) {
+    auto value = [&](std::size_t c) { return c < m ? row[c] : -row[c - m]; };
+    return value(k) > value(best);
+  };
+  auto scan_order = [&](std::size_t t) { return t % 2 == 0 ? t / 2 : m + t / 2; };
+  SECTION("hyperbolic, row max") {
+    Indices arg = xt::zeros<std::int64_t>({slices, len});
+    for (std::size_t s = 0; s < slices; ++s)
+      for (std::size_t l = 0; l < len; ++l)
+        for (std::size_t t = 1; t < 2 * m; ++t)
+          if (better(uv.data() + (s * len + l) * m, scan_order(t), std::size_t(arg(s, l)))) arg(s, l) = std::int64_t(scan_order(t));
+    auto twin = hyperbolic_with(reshape(take_along_last_axis(signed_u, arg), {slices, len, 1}));
+    auto fused = hyperbolic_features(x, w, Stabiliser::row_max, eps);
+    CHECK(max_abs_diff(fused.value(), twin.value()) < 1e-12);
+    const Array<double> g_fused = grad_of(fused);
+    CHECK(max_abs_diff(g_fused, grad_of(twin)) < 1e-10);
+  }
+  SECTION("hyperbolic, slice max") {
+    Indices arg = xt::zeros<std::int64_t>({slices});  // into signed_u viewed as [slices, len * 2m]
+    for (std::size_t s = 0; s < slices; ++s) {
+      std::size_t best_row = 0, best_col = 0;
+      for (std::size_t l = 0; l < len; ++l)
+        for (std::size_t t = 0; t < 2 * m; ++t) {
+          const std::size_t c = scan_order(t);
+          const double* row = uv.data() + (s * len + l) * m;
+          const double v = c < m ? row[c] : -row[c - m];
+          const double* best = uv.data() + (s * len + best_row) * m;
+          if (v > (best_col < m ? best[best_col] : -best[best_col - m])) best_row = l, best_col = c;
+        }
+      arg(s) = std::int64_t(best_row * 2 * m + best_col);
+    }
+    auto twin = hyperbolic_with(reshape(take_along_last_axis(reshape(signed_u, {slices, len * 2 * m}), arg), {slices, 1, 1}));
+    auto fused = hyperbolic_features(x, w, Stabiliser::slice_max, eps);
     CHECK(max_abs_diff(fused.value(), twin.value()) < 1e-12);
     const Array<double> g_fused = grad_of(fused);
     CHECK(max_abs_diff(g_fused, grad_of(twin)) < 1e-10);
