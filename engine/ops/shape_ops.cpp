@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "engine/core/profiler.hpp"
+#include "engine/kernels/thread_pool.hpp"
 #include "engine/ops/broadcast.hpp"
 
 namespace pf {
@@ -45,10 +46,16 @@ std::size_t span_numel(const Shape& shape, std::size_t from, std::size_t to) {
   return n;
 }
 
-// Calls f(out_index, in_index) for every element of permute(in, axes).
-// If the input's contiguous last axis stays last, the output is walked in order with a tight
-// inner loop. Otherwise reads along one axis are writes along another (a transpose): walk
-// 32 x 32 tiles of those two axes, so both sides stay in cache.
+// Copies shorter than this stay on the calling thread (waking a worker costs more).
+constexpr std::size_t kElementsPerTask = std::size_t(1) << 15;
+
+// Calls f(out_index, in_index) for every element of permute(in, axes); f may run on several
+// threads at once (a permutation writes each index once, so f(i, ia) touching only out[i] and
+// in[ia] is safe).
+// If the input's contiguous last axis stays last (splitting heads: [B, L, H, d] -> [B, H, L, d]),
+// whole rows of it are contiguous on both sides: rows are split over the threads, each walked by
+// a tight inner loop. Otherwise reads along one axis are writes along another (a transpose):
+// walk 32 x 32 tiles of those two axes, so both sides stay in cache.
 template <class F>
 void for_each_permuted(const Shape& in_shape, const std::vector<std::size_t>& axes, F f) {
   const std::size_t rank = in_shape.size();
@@ -61,6 +68,21 @@ void for_each_permuted(const Shape& in_shape, const std::vector<std::size_t>& ax
   }
   const std::size_t a = rank ? rank - 1 : 0;  // the output's last axis
   const std::size_t b = static_cast<std::size_t>(std::find(axes.begin(), axes.end(), a) - axes.begin());
+  if (rank >= 2 && b == a && in_shape.back() > 1) {
+    const std::size_t inner = out_shape.back(), rows = shape_numel(out_shape) / std::max<std::size_t>(inner, 1);
+    const std::size_t grain = std::max<std::size_t>(1, kElementsPerTask / std::max<std::size_t>(inner, 1));
+    parallel_ranges(rows, grain, [&](std::size_t r0, std::size_t r1) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        std::size_t rest = r, ia = 0;  // the input offset of output row r
+        for (std::size_t ax = rank - 1; ax-- > 0;) {
+          ia += (rest % out_shape[ax]) * gather[ax];
+          rest /= out_shape[ax];
+        }
+        for (std::size_t j = 0; j < inner; ++j) f(r * inner + j, ia + j);
+      }
+    });
+    return;
+  }
   if (rank < 2 || b == a || in_shape.back() == 1 || out_shape.back() == 1) {
     detail::for_each_broadcast(out_shape, gather, std::vector<std::size_t>(rank, 0),
                                [&](std::size_t i, std::size_t ia, std::size_t) { f(i, ia); });

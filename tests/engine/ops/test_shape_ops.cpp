@@ -42,6 +42,13 @@ TEST_CASE("permute and transpose match xtensor's transpose", "[engine][shape_ops
   require_same(permute(a, {0, 1, 2, 3}).value(), a.value());
   auto v = random_tensor({7}, 4);
   require_same(transpose(v, 0, -1).value(), v.value());
+  // Large enough that rows of the kept last axis are split over the threads.
+  ThreadsFor two(2);
+  auto big = random_tensor({4, 64, 8, 32}, 8);
+  Array<double> heads = xt::transpose(big.value(), std::vector<std::size_t>{0, 2, 1, 3});
+  require_same(permute(big, {0, 2, 1, 3}).value(), heads);
+  Array<double> rolled = xt::transpose(big.value(), std::vector<std::size_t>{2, 0, 1, 3});
+  require_same(permute(big, {2, 0, 1, 3}).value(), rolled);
 }
 
 TEST_CASE("permute and transpose: gradcheck", "[engine][shape_ops][gradcheck]") {
