@@ -189,12 +189,22 @@ Array<T> load_npy(const std::string& path) {
     throw corrupt(path, fmt::format("unsupported dtype '{}' (little-endian float32 '<f4' and float64 '<f8' are supported)", h.descr));
   if (h.fortran_order) throw corrupt(path, "Fortran-order arrays are not supported (save with C order)");
   const std::size_t item = h.descr == "<f4" ? 4 : 8;
-  std::uint64_t need = item;
+  // The sizes other than 0 must multiply to at most 2^63 - 1 even when one size is 0:
+  // (0, 2^40, 2^40) holds no bytes, but its strides (signed 64-bit in xtensor) would overflow.
+  const std::uint64_t max_elements = std::uint64_t(std::numeric_limits<std::int64_t>::max());
+  std::uint64_t elements = 1;
+  bool empty = false;
   for (std::size_t d : h.shape) {
-    if (d != 0 && need > std::numeric_limits<std::uint64_t>::max() / d)
-      throw corrupt(path, fmt::format("shape {} is too large", shape_str(h.shape)));
-    need *= d;
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (elements > max_elements / d) throw corrupt(path, fmt::format("shape {} is too large", shape_str(h.shape)));
+    elements *= d;
   }
+  if (!empty && elements > std::numeric_limits<std::uint64_t>::max() / item)
+    throw corrupt(path, fmt::format("shape {} is too large", shape_str(h.shape)));
+  const std::uint64_t need = empty ? 0 : elements * item;
   if (need != file_size - data_start)
     throw corrupt(path, fmt::format("dtype '{}' and shape {} need {} data bytes, the file has {}", h.descr,
                                     shape_str(h.shape), need, file_size - data_start));

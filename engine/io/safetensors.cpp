@@ -35,14 +35,27 @@ std::string excerpt(const nlohmann::json& value) {
   return text;
 }
 
-// numel(shape) * item, or false on overflow.
+// numel(shape) * item, or false on overflow. The sizes other than 0 must multiply to at most
+// 2^63 - 1 even when one size is 0: [0, 2^40, 2^40] holds no bytes, but its strides (in
+// elements, signed 64-bit in xtensor) would overflow.
 bool byte_count(const Shape& shape, std::size_t item, std::uint64_t& out) {
-  std::uint64_t n = item;
+  const std::uint64_t max_elements = std::uint64_t(std::numeric_limits<std::int64_t>::max());
+  std::uint64_t elements = 1;
+  bool empty = false;
   for (std::size_t d : shape) {
-    if (d != 0 && n > std::numeric_limits<std::uint64_t>::max() / d) return false;
-    n *= d;
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (elements > max_elements / d) return false;
+    elements *= d;
   }
-  out = n;
+  if (empty) {
+    out = 0;
+    return true;
+  }
+  if (elements > std::numeric_limits<std::uint64_t>::max() / item) return false;
+  out = elements * item;
   return true;
 }
 

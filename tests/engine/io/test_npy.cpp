@@ -124,6 +124,9 @@ TEST_CASE("npy: corrupt files give named errors", "[engine][npy][errors]") {
   check(npy_file("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", two), "unsupported dtype '>f4'");
   check(npy_file("{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }", two), "Fortran");
   check(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }", two), "cannot parse the header");
+  // No bytes (a size 0), but the other sizes multiply past 2^64: the strides would overflow.
+  check(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296), }", ""),
+        "4294967296,4294967296] is too large");
   std::string version9 = npy_file(good_dict, two);
   version9[6] = 9;
   check(version9, "version 9");

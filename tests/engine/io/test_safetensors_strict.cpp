@@ -188,3 +188,12 @@ TEST_CASE_METHOD(StrictFixture, "safetensors strict: a number too large for a do
   CHECK_THAT(error_of(file_bytes(header, float_bytes(1))), Catch::Contains("header is not valid JSON") &&
                                                               Catch::Contains("number overflow"));
 }
+
+TEST_CASE_METHOD(StrictFixture, "safetensors strict: an empty shape whose other sizes overflow is refused",
+                 "[engine][safetensors][errors]") {
+  // No bytes (a size 0), but 2^32 x 2^32 x 4 bytes overflows: the strides would too.
+  const std::string header = R"({"w":{"dtype":"F32","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}})";
+  CHECK_THAT(error_of(file_bytes(header, "")), Catch::Contains("tensor 'w': shape") && Catch::Contains("is too large"));
+  const std::string fine = R"({"w":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]}})";
+  CHECK(load(file_bytes(fine, "")).at("w").f32.size() == 0);
+}
