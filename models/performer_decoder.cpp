@@ -34,33 +34,74 @@ Array<T> panels_of(const Tensor<T>& w) {
 }
 
 // out[r, n] (=, or += when `accumulate`) bias[n] + sum_k x[r, k] W^T[k, n] for RB rows and the
-// columns of one panel (`valid` of its NB are real): x [RB, K] (row stride ldx), out row stride
-// ldo. The RB x NB outputs stay in registers over the whole K loop; no horizontal sums. Each
-// output is summed over k in order whatever the rows beside it, so a row's result does not
-// depend on how many rows step together or on the threads.
-template <class T, std::size_t RB>
-void affine_tile(const T* x, std::size_t ldx, std::size_t K, const T* panel, std::size_t valid, const T* bias, T* out,
+// columns of PB consecutive panels (`valid` of the last panel's NB are real): x [RB, K] (row
+// stride ldx), out row stride ldo. The RB x PB x NB outputs stay in registers over the whole K
+// loop (RB * PB * 2 independent FMA chains, so one row still keeps the FMA units busy); no
+// horizontal sums. Each output is summed over k in order whatever the rows and panels beside it,
+// so a row's result does not depend on how many rows step together or on the threads.
+template <class T, std::size_t RB, std::size_t PB>
+void affine_tile(const T* x, std::size_t ldx, std::size_t K, const T* panels, std::size_t valid, const T* bias, T* out,
                  std::size_t ldo, bool accumulate) {
-  constexpr std::size_t W = Batch<T>::size;
-  Batch<T> acc[RB][2];
-  for (std::size_t r = 0; r < RB; ++r) acc[r][0] = acc[r][1] = Batch<T>(T(0));
+  constexpr std::size_t W = Batch<T>::size, NB = 2 * W;
+  Batch<T> acc[RB][PB][2];
+  for (std::size_t r = 0; r < RB; ++r)
+    for (std::size_t p = 0; p < PB; ++p) acc[r][p][0] = acc[r][p][1] = Batch<T>(T(0));
   for (std::size_t k = 0; k < K; ++k) {
-    const Batch<T> w0 = Batch<T>::load_unaligned(panel + k * 2 * W), w1 = Batch<T>::load_unaligned(panel + k * 2 * W + W);
+    Batch<T> w[PB][2];
+    for (std::size_t p = 0; p < PB; ++p) {
+      const T* wk = panels + (p * K + k) * NB;
+      w[p][0] = Batch<T>::load_unaligned(wk);
+      w[p][1] = Batch<T>::load_unaligned(wk + W);
+    }
     for (std::size_t r = 0; r < RB; ++r) {
       const Batch<T> xr(x[r * ldx + k]);
-      acc[r][0] = xsimd::fma(xr, w0, acc[r][0]);
-      acc[r][1] = xsimd::fma(xr, w1, acc[r][1]);
+      for (std::size_t p = 0; p < PB; ++p) {
+        acc[r][p][0] = xsimd::fma(xr, w[p][0], acc[r][p][0]);
+        acc[r][p][1] = xsimd::fma(xr, w[p][1], acc[r][p][1]);
+      }
     }
   }
-  for (std::size_t r = 0; r < RB; ++r) {
-    alignas(64) T sums[2 * W];
-    acc[r][0].store_aligned(sums);
-    acc[r][1].store_aligned(sums + W);
-    T* o = out + r * ldo;
-    for (std::size_t c = 0; c < valid; ++c) {
-      const T value = sums[c] + (bias ? bias[c] : T(0));
-      o[c] = accumulate ? o[c] + value : value;
+  for (std::size_t r = 0; r < RB; ++r)
+    for (std::size_t p = 0; p < PB; ++p) {
+      alignas(64) T sums[NB];
+      acc[r][p][0].store_aligned(sums);
+      acc[r][p][1].store_aligned(sums + W);
+      T* o = out + r * ldo + p * NB;
+      const T* b = bias ? bias + p * NB : nullptr;
+      const std::size_t columns = p + 1 == PB ? valid : NB;
+      for (std::size_t c = 0; c < columns; ++c) {
+        const T value = sums[c] + (b ? b[c] : T(0));
+        o[c] = accumulate ? o[c] + value : value;
+      }
     }
+}
+
+// Rows [0, R) in tiles of up to 4 against PB panels (their weights stay in L1 from the first
+// tile to the last, so every weight is read from memory once whatever R is).
+template <class T, std::size_t PB>
+void affine_panels(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* panels, std::size_t valid,
+                   const T* bias, T* out, std::size_t ldo, bool accumulate) {
+  std::size_t r = 0;
+  for (; r + 4 <= R; r += 4) affine_tile<T, 4, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate);
+  switch (R - r) {
+    case 3: affine_tile<T, 3, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
+    case 2: affine_tile<T, 2, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
+    case 1: affine_tile<T, 1, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
+    default: break;
+  }
+}
+
+// Panels [p0, p1) of W^T for R rows, two panels at a time.
+template <class T>
+void affine_panel_range(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* panels, std::size_t N,
+                        const T* bias, T* out, std::size_t ldo, bool accumulate, std::size_t p0, std::size_t p1) {
+  constexpr std::size_t NB = kPanel<T>;
+  for (std::size_t p = p0; p < p1;) {
+    const std::size_t n = p * NB, take = p + 2 <= p1 ? 2 : 1, valid = std::min(NB, N - (p + take - 1) * NB);
+    const T* b = bias ? bias + n : nullptr;
+    if (take == 2) affine_panels<T, 2>(x, ldx, R, K, panels + p * K * NB, valid, b, out + n, ldo, accumulate);
+    else affine_panels<T, 1>(x, ldx, R, K, panels + p * K * NB, valid, b, out + n, ldo, accumulate);
+    p += take;
   }
 }
 
@@ -71,22 +112,14 @@ void affine_rows(const T* x, std::size_t ldx, std::size_t R, std::size_t K, cons
                  const T* bias, T* out, std::size_t ldo, bool accumulate = false) {
   constexpr std::size_t NB = kPanel<T>;
   const std::size_t P = (N + NB - 1) / NB;
-  const std::size_t grain = std::max<std::size_t>(4, (std::size_t(1) << 16) / std::max<std::size_t>(R * K * NB, 1));
-  auto run = [&](std::size_t p0, std::size_t p1) {
-    for (std::size_t p = p0; p < p1; ++p) {
-      const std::size_t n = p * NB, valid = std::min(NB, N - n);
-      const T* panel = panels + p * K * NB;
-      const T* b = bias ? bias + n : nullptr;
-      std::size_t r = 0;
-      for (; r + 4 <= R; r += 4)
-        affine_tile<T, 4>(x + r * ldx, ldx, K, panel, valid, b, out + r * ldo + n, ldo, accumulate);
-      for (; r < R; ++r) affine_tile<T, 1>(x + r * ldx, ldx, K, panel, valid, b, out + r * ldo + n, ldo, accumulate);
-    }
-  };
+  std::size_t grain = std::max<std::size_t>(4, (std::size_t(1) << 16) / std::max<std::size_t>(R * K * NB, 1));
+  grain += grain % 2;  // whole pairs of panels per chunk
   if (num_threads() > 1 && P >= 2 * grain)
-    parallel_for((P + grain - 1) / grain, [&](std::size_t c) { run(c * grain, std::min(P, (c + 1) * grain)); });
+    parallel_for((P + grain - 1) / grain, [&](std::size_t c) {
+      affine_panel_range(x, ldx, R, K, panels, N, bias, out, ldo, accumulate, c * grain, std::min(P, (c + 1) * grain));
+    });
   else
-    run(0, P);
+    affine_panel_range(x, ldx, R, K, panels, N, bias, out, ldo, accumulate, 0, P);
 }
 
 // y = (x - mean) / sqrt(var + eps) * gamma + beta per row of D (as engine/ops/layer_norm.cpp).

@@ -13,36 +13,40 @@
 
 namespace pf::examples {
 
-// Tokens in order of decreasing logit; the first draw u in [0, total) that the running sum of
-// weights w_i = exp((logit_i - top) / temperature) passes picks the token. The exponentials run
-// on SIMD batches, and the order comes from sorting (logit, token) pairs (a sort of indices that
-// looks logits up is ~2x slower): both matter when 16 samples draw per step.
+// Weights w_i = exp((logit_i - top) / temperature) over the candidates (all tokens, or the top k
+// found by partial selection, not a sort: the draw needs no order); the first candidate whose
+// running sum passes a draw u in [0, total) is the token. The exponentials run on SIMD batches.
 std::size_t sample_token(const float* logits, std::size_t vocab, const SamplingOptions& options, Rng& rng) {
   if (options.temperature <= 0)
     return static_cast<std::size_t>(std::max_element(logits, logits + vocab) - logits);
   thread_local std::vector<std::pair<float, std::size_t>> order;
   thread_local std::vector<double> scaled, weights;
-  order.resize(vocab);
-  for (std::size_t v = 0; v < vocab; ++v) order[v] = {logits[v], v};
   const std::size_t keep = options.top_k == 0 ? vocab : std::min(options.top_k, vocab);
-  const auto higher = [](const std::pair<float, std::size_t>& a, const std::pair<float, std::size_t>& b) {
-    return a.first > b.first;
-  };
-  if (keep == vocab) std::sort(order.begin(), order.end(), higher);
-  else std::partial_sort(order.begin(), order.begin() + keep, order.end(), higher);
-  const double top = order[0].first;
+  const bool all = keep == vocab;
+  if (!all) {
+    order.resize(vocab);
+    for (std::size_t v = 0; v < vocab; ++v) order[v] = {logits[v], v};
+    std::nth_element(order.begin(), order.begin() + (keep - 1), order.end(),
+                     [](const std::pair<float, std::size_t>& a, const std::pair<float, std::size_t>& b) {
+                       return a.first > b.first || (a.first == b.first && a.second < b.second);
+                     });
+  }
+  const auto logit = [&](std::size_t i) { return all ? logits[i] : order[i].first; };
+  const auto token = [&](std::size_t i) { return all ? i : order[i].second; };
+  double top = logit(0);
+  for (std::size_t i = 1; i < keep; ++i) top = std::max(top, double(logit(i)));
   scaled.resize(keep);
   weights.resize(keep);
-  for (std::size_t i = 0; i < keep; ++i) scaled[i] = (double(order[i].first) - top) / options.temperature;
+  for (std::size_t i = 0; i < keep; ++i) scaled[i] = (double(logit(i)) - top) / options.temperature;
   detail::simd_map_serial(scaled.data(), weights.data(), keep, [](xsimd::batch<double> x) { return xsimd::exp(x); });
   double total = 0;
   for (std::size_t i = 0; i < keep; ++i) total += weights[i];
   double u = rng.uniform() * total;
   for (std::size_t i = 0; i < keep; ++i) {
     u -= weights[i];
-    if (u < 0) return order[i].second;
+    if (u < 0) return token(i);
   }
-  return order[keep - 1].second;
+  return token(keep - 1);
 }
 
 std::string printable(const std::string& bytes) {
