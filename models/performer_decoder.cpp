@@ -5,6 +5,7 @@
 #include <thread>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -115,7 +116,7 @@ void affine_panel_range(const T* x, std::size_t ldx, std::size_t R, std::size_t 
 // result (each output is computed whole by one thread).
 template <class F>
 void on_two_sticky_halves(F half) {
-  static const std::thread::id caller = std::this_thread::get_id();  // the thread that steps
+  const std::thread::id caller = std::this_thread::get_id();
   std::atomic<bool> claimed[2] = {false, false};
   parallel_for(2, [&](std::size_t) {
     const std::size_t mine = std::this_thread::get_id() == caller ? 0 : 1;
@@ -224,8 +225,9 @@ PerformerDecoder<T>::PerformerDecoder(const PerformerLM<T>& model, std::size_t r
   }
   head_t_ = panels_of(model.head_weight());
   positions_.assign(rows, 0);
+  phase_flags_ = std::make_unique<std::atomic<int>[]>(3 * (5 * layers_.size() + 1));
   x_.assign(rows * D_, T(0));
-  normed_.assign(rows * D_, T(0));
+  normed_.assign(2 * rows * D_, T(0));  // one per half (step_phase)
   qkv_.assign(rows * 3 * D_, T(0));
   heads_.assign(rows * D_, T(0));
   hidden_.assign(rows * F_, T(0));
@@ -233,7 +235,7 @@ PerformerDecoder<T>::PerformerDecoder(const PerformerLM<T>& model, std::size_t r
   qf_.assign(rows * H_ * M_, T(0));
   kf_.assign(rows * H_ * M_, T(0));
   u_.assign(rows * 2 * H_ * m_, T(0));
-  read_.assign(rows * (d_ + 1), T(0));
+  read_.assign(rows * H_ * (d_ + 1), T(0));  // per slice: slices of one row may run on two threads
 }
 
 template <class T>
@@ -324,7 +326,7 @@ void PerformerDecoder<T>::update_and_read(std::size_t layer, std::size_t row, st
   T* __restrict s = layers_[layer].state.data() + (row * H_ + head) * M_ * dv1;  // S [M, dv]
   T* __restrict z = s + M_ * dv;                                                    // z [M]
   const T* __restrict v = qkv_.data() + i * 3 * D_ + 2 * D_ + head * d_;
-  T* __restrict o = read_.data() + row * dv1;
+  T* __restrict o = read_.data() + (row * H_ + head) * dv1;
   // Columns outer, features inner: each output column's sum over m stays in a register (a sum
   // kept in memory would wait on its own store at every m).
   constexpr std::size_t W = Batch<T>::size;
@@ -362,22 +364,27 @@ void PerformerDecoder<T>::update_and_read(std::size_t layer, std::size_t row, st
 // attention, see multihead_attention.hpp):
 //   u = W x^ (x^ = x / d^{1/4}), s = |x^|^2 / 2;  q' = m^{-1/2} (exp(u - s - max u) + eps),
 //   k' = m^{-1/2} exp(u - s);  then the state pass.
+// Slices [s0, s1) of rows [row0, ..) (slice = row * H + head): each one's q and k rows (D apart
+// in qkv), rotated for rotary positions, through the projection, the features, then the state
+// pass.
 template <class T>
-void PerformerDecoder<T>::positive_heads(std::size_t layer, std::size_t row0, std::size_t count) {
+void PerformerDecoder<T>::positive_slices(std::size_t layer, std::size_t row0, std::size_t s0, std::size_t s1) {
   const MultiHeadAttention<T>& a = model_.stack().block(layer).attention();
   const T* wt = layers_[layer].projection_t.data();
   const T norm = T(std::pow(double(d_), -0.25));
   const T half_norm_sq = norm * norm / 2;
   const T scale = T(1 / std::sqrt(double(m_))), eps = T(a.config().query_eps);
-  // One slice (row, head): its q and k rows (D apart in qkv) through the projection, the
-  // features, then the state pass.
-  auto slice_fn = [&](std::size_t slice) {
+  for (std::size_t slice = s0; slice < s1; ++slice) {
     const std::size_t row = row0 + slice / H_, h = slice % H_;
-    const T* q = qkv_.data() + row * 3 * D_ + h * d_;
-    const T* k = q + D_;
+    T* q = qkv_.data() + row * 3 * D_ + h * d_;
+    T* k = q + D_;
+    if (config_.positions == PositionKind::rotary) {
+      rotate_head(q, d_, positions_[row]);
+      rotate_head(k, d_, positions_[row]);
+    }
     T* uq = u_.data() + (row * H_ + h) * 2 * m_;
     const T* uk = uq + m_;
-    affine_rows(q, D_, 2, d_, wt, m_, static_cast<const T*>(nullptr), uq, m_);
+    affine_rows(static_cast<const T*>(q), D_, 2, d_, wt, m_, static_cast<const T*>(nullptr), uq, m_);
     T* qf = qf_.data() + (row * H_ + h) * M_;
     T* kf = kf_.data() + (row * H_ + h) * M_;
     T sq = 0, sk = 0;
@@ -386,19 +393,22 @@ void PerformerDecoder<T>::positive_heads(std::size_t layer, std::size_t row0, st
     for (std::size_t j = 0; j < m_; ++j) c = std::max(c, uq[j] * norm);
     const Batch<T> b_norm(norm), b_scale(scale), b_eps(eps);
     const Batch<T> q_shift(sq * half_norm_sq + c), k_shift(sk * half_norm_sq);
-    detail::simd_map_serial(uq, qf, m_, [&](Batch<T> x) { return b_scale * (xsimd::exp(b_norm * x - q_shift) + b_eps); });
+    detail::simd_map_serial(static_cast<const T*>(uq), qf, m_,
+                            [&](Batch<T> x) { return b_scale * (xsimd::exp(b_norm * x - q_shift) + b_eps); });
     detail::simd_map_serial(uk, kf, m_, [&](Batch<T> x) { return b_scale * xsimd::exp(b_norm * x - k_shift); });
     update_and_read(layer, row, h, qf, kf);
-  };
+  }
+}
+
+template <class T>
+void PerformerDecoder<T>::positive_heads(std::size_t layer, std::size_t row0, std::size_t count) {
   const std::size_t slices = count * H_, work = slices * M_ * d_;
-  const auto serial = [&](std::size_t s0, std::size_t s1) {
-    for (std::size_t s = s0; s < s1; ++s) slice_fn(s);
-  };
+  const auto serial = [&](std::size_t s0, std::size_t s1) { positive_slices(layer, row0, s0, s1); };
   // On 2 threads the same sticky halves as the products: each core keeps its slices' states.
   if (num_threads() == 2 && slices >= 2 && !inside_parallel_region())
     on_two_sticky_halves([&](std::size_t half) { half == 0 ? serial(0, slices / 2) : serial(slices / 2, slices); });
   else if (num_threads() > 2 && work >= (std::size_t(1) << 16))
-    parallel_for(slices, slice_fn);
+    parallel_for(slices, [&](std::size_t s) { serial(s, s + 1); });
   else
     serial(0, slices);
 }
@@ -421,11 +431,77 @@ void PerformerDecoder<T>::generic_heads(std::size_t layer, std::size_t row0, std
 
 template <class T>
 void PerformerDecoder<T>::attention(std::size_t layer, std::size_t row0, std::size_t count) {
+  if (config_.attention == AttentionKernel::favor_positive) {
+    positive_heads(layer, row0, count);  // rotates per slice
+    return;
+  }
   if (config_.positions == PositionKind::rotary)
     for (std::size_t i = row0; i < row0 + count; ++i)
       for (std::size_t h = 0; h < 2 * H_; ++h) rotate_head(qkv_.data() + i * 3 * D_ + h * d_, d_, positions_[i]);
-  if (config_.attention == AttentionKernel::favor_positive) positive_heads(layer, row0, count);
-  else generic_heads(layer, row0, count);
+  generic_heads(layer, row0, count);
+}
+
+// Phase p of a step over rows [row0, row0 + count): per layer (1) norm_1 and the q, k, v product,
+// (2) attention, (3) x += out projection, (4) norm_2, the first feed-forward product and GELU,
+// (5) x += second feed-forward product; then (6) the final norm and the logits. With halves = 2,
+// `half` does its half of the phase: half of each product's panels (each half normalises the
+// rows itself, into its own buffer: cheap, and no wait for it) or half of the attention slices.
+template <class T>
+void PerformerDecoder<T>::step_phase(std::size_t p, std::size_t half, std::size_t halves, std::size_t row0,
+                                     std::size_t count) {
+  constexpr std::size_t NB = kPanel<T>;
+  const PerformerStack<T>& stack = model_.stack();
+  T* x = x_.data() + row0 * D_;
+  T* normed = normed_.data() + (half * rows_ + row0) * D_;
+  // out (+)= in W^T + bias over this half's columns, returned as [n0, n1).
+  const auto product = [&](const T* in, std::size_t K, const Array<T>& panels, std::size_t N, const T* bias, T* out,
+                           bool accumulate) {
+    if (halves == 1) {
+      affine_rows(in, K, count, K, panels.data(), N, bias, out, N, accumulate);
+      return std::pair<std::size_t, std::size_t>(0, N);
+    }
+    const std::size_t P = (N + NB - 1) / NB, split = (P / 2 + 1) / 2 * 2;
+    const std::size_t p0 = half == 0 ? 0 : split, p1 = half == 0 ? split : P;
+    affine_panel_range(in, K, count, K, panels.data(), N, bias, out, N, accumulate, p0, p1);
+    return std::pair<std::size_t, std::size_t>(std::min(N, p0 * NB), std::min(N, p1 * NB));
+  };
+  const auto bias_of = [](const Linear<T>& linear) { return linear.has_bias() ? linear.bias().data() : nullptr; };
+  if (p == 5 * layers_.size()) {
+    layer_norm_rows(x, count, D_, stack.final_norm(), normed);
+    product(normed, D_, head_t_, vocab_, nullptr, logits_.data() + row0 * vocab_, false);
+    return;
+  }
+  const std::size_t l = p / 5;
+  const PerformerBlock<T>& block = stack.block(l);
+  const Linear<T>& ff1 = block.feed_forward().layers().at(0);
+  const Linear<T>& ff2 = block.feed_forward().layers().at(1);
+  T* hidden = hidden_.data() + row0 * F_;
+  switch (p % 5) {
+    case 0:
+      layer_norm_rows(x, count, D_, block.norm_1(), normed);
+      product(normed, D_, layers_[l].qkv_t, 3 * D_, layers_[l].qkv_bias.data(), qkv_.data() + row0 * 3 * D_, false);
+      break;
+    case 1:
+      if (halves == 1) attention(l, row0, count);
+      else positive_slices(l, row0, half == 0 ? 0 : count * H_ / 2, half == 0 ? count * H_ / 2 : count * H_);
+      break;
+    case 2:
+      product(heads_.data() + row0 * D_, D_, layers_[l].out_t, D_, bias_of(block.attention().out_projection()), x, true);
+      break;
+    case 3: {
+      // Feed-forward: x += gelu(norm_2(x) W1^T + b1) W2^T + b2 (dropout is the identity here).
+      layer_norm_rows(x, count, D_, block.norm_2(), normed);
+      const auto [n0, n1] = product(normed, D_, layers_[l].ff1_t, F_, bias_of(ff1), hidden, false);
+      for (std::size_t r = 0; r < count; ++r)
+        detail::simd_map_serial(hidden + r * F_ + n0, hidden + r * F_ + n0, n1 - n0, [](Batch<T> u) {
+          return u * T(0.5) * (T(1) + xsimd::erf(u * T(M_SQRT1_2)));
+        });
+      break;
+    }
+    default:
+      product(hidden, F_, layers_[l].ff2_t, D_, bias_of(ff2), x, true);
+      break;
+  }
 }
 
 // Scratch rows are the decoder's rows (row r of x_ belongs to row r), so stepping a sub-range
@@ -455,34 +531,29 @@ const T* PerformerDecoder<T>::step(const std::int64_t* tokens, std::size_t row0,
       for (std::size_t c = 0; c < D_; ++c) x[c] += e.data()[c];
     }
   }
-  T* x = x_.data() + row0 * D_;
-  T* normed = normed_.data() + row0 * D_;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const PerformerBlock<T>& block = stack.block(l);
-    const MultiHeadAttention<T>& a = block.attention();
-    layer_norm_rows(x, count, D_, block.norm_1(), normed);
-    affine_rows(normed, D_, count, D_, layers_[l].qkv_t.data(), 3 * D_, layers_[l].qkv_bias.data(),
-                qkv_.data() + row0 * 3 * D_, 3 * D_);
-    attention(l, row0, count);
-    const Linear<T>& out = a.out_projection();
-    affine_rows(heads_.data() + row0 * D_, D_, count, D_, layers_[l].out_t.data(), D_,
-                out.has_bias() ? out.bias().data() : nullptr, x, D_, true);
-    // Feed-forward: x += gelu(norm_2(x) W1^T + b1) W2^T + b2 (dropout is the identity here).
-    layer_norm_rows(x, count, D_, block.norm_2(), normed);
-    const Linear<T>& ff1 = block.feed_forward().layers().at(0);
-    const Linear<T>& ff2 = block.feed_forward().layers().at(1);
-    T* hidden = hidden_.data() + row0 * F_;
-    affine_rows(normed, D_, count, D_, layers_[l].ff1_t.data(), F_, ff1.has_bias() ? ff1.bias().data() : nullptr, hidden,
-                F_);
-    detail::simd_map_serial(hidden, hidden, count * F_, [](Batch<T> u) {
-      return u * T(0.5) * (T(1) + xsimd::erf(u * T(M_SQRT1_2)));
+  const std::size_t phases = 5 * layers_.size() + 1;
+  if (num_threads() == 2 && !inside_parallel_region() && config_.attention == AttentionKernel::favor_positive) {
+    // Two halves per phase, the calling thread preferring the first; a half not yet taken by the
+    // other thread is taken by whichever gets there (so a late or busy worker never stalls the
+    // step), and a phase starts when both halves of the one before are done.
+    for (std::size_t i = 0; i < 3 * phases; ++i) phase_flags_[i].store(0, std::memory_order_relaxed);
+    const std::thread::id caller = std::this_thread::get_id();
+    parallel_for(2, [&](std::size_t) {
+      const std::size_t mine = std::this_thread::get_id() == caller ? 0 : 1;
+      for (std::size_t p = 0; p < phases; ++p) {
+        std::atomic<int>* flags = phase_flags_.get() + 3 * p;  // claimed half 0, claimed half 1, done
+        for (const std::size_t half : {mine, 1 - mine})
+          if (flags[half].exchange(1, std::memory_order_acq_rel) == 0) {
+            step_phase(p, half, 2, row0, count);
+            flags[2].fetch_add(1, std::memory_order_acq_rel);
+          }
+        while (flags[2].load(std::memory_order_acquire) < 2) std::this_thread::yield();
+      }
     });
-    affine_rows(hidden, F_, count, F_, layers_[l].ff2_t.data(), D_, ff2.has_bias() ? ff2.bias().data() : nullptr, x, D_,
-                true);
+  } else {
+    for (std::size_t p = 0; p < phases; ++p) step_phase(p, 0, 1, row0, count);
   }
-  layer_norm_rows(x, count, D_, stack.final_norm(), normed);
   T* logits = logits_.data() + row0 * vocab_;
-  affine_rows(normed, D_, count, D_, head_t_.data(), vocab_, static_cast<const T*>(nullptr), logits, vocab_);
   for (std::size_t i = row0; i < row0 + count; ++i) ++positions_[i];
   return logits;
 }

@@ -23,7 +23,9 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -68,6 +70,8 @@ class PerformerDecoder {
   };
   void attention(std::size_t layer, std::size_t row0, std::size_t count);
   void positive_heads(std::size_t layer, std::size_t row0, std::size_t count);
+  void positive_slices(std::size_t layer, std::size_t row0, std::size_t s0, std::size_t s1);
+  void step_phase(std::size_t p, std::size_t half, std::size_t halves, std::size_t row0, std::size_t count);
   void generic_heads(std::size_t layer, std::size_t row0, std::size_t count);
   // One slice between the Tensor path's [M, dv + 1] and this decoder's layout.
   void import_slice(const T* s1, T* slice) const;
@@ -80,6 +84,8 @@ class PerformerDecoder {
   std::vector<Layer> layers_;
   Array<T> head_t_;  // [D, V]
   std::vector<std::size_t> positions_;
+  // Per phase of a 2-thread step: half 0 taken, half 1 taken, halves done (step).
+  std::unique_ptr<std::atomic<int>[]> phase_flags_;
   // Scratch for `rows` rows, reused by every step: the residual x [R, D], a normed copy [R, D],
   // qkv [R, 3D], attention heads [R, D], feed-forward hidden [R, F], logits [R, V], features.
   std::vector<T> x_, normed_, qkv_, heads_, hidden_, logits_, qf_, kf_, u_, read_;
