@@ -8,6 +8,15 @@
 // state update S1 += k' [v, 1] and the read-out [num, den] = q' S1 are one pass per head (other
 // feature maps go through the layer's own feature functions, then the same pass).
 //
+// A step reads every weight once for all rows (the products are register tiles of up to 4 rows
+// over pairs of panels), so for a few rows it is bound by streaming the weights. On 2 threads the
+// step runs as one parallel region of phases (per layer: norm + q/k/v, attention, out
+// projection, norm + first feed-forward product, second product; then the logits), each phase in
+// two fixed halves with the calling thread preferring the first, so each core reads the same half
+// of every weight (and keeps the states of the same attention slices) at every step: for the
+// default model that half stays in the core's L2. Results are bit-identical whatever the rows
+// and the threads (each output is summed in one order by one thread).
+//
 // R rows (sequences) step together, one token each; every row has its own position, so rows may
 // be at different points of their text (text_sampling's window rows are). Work per token is
 // O(layers * (D^2 + D F + H M d)) whatever the length before it.
