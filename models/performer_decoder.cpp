@@ -148,6 +148,50 @@ void affine_rows(const T* x, std::size_t ldx, std::size_t R, std::size_t K, cons
   }
 }
 
+// sum_i x_i, sum_i (x_i - shift)^2 and max_i x_i over n values, in SIMD lanes then across them
+// (the order depends on n only, so a row's result does not depend on the rows beside it).
+template <class T>
+T sum_of(const T* x, std::size_t n) {
+  constexpr std::size_t W = Batch<T>::size;
+  Batch<T> acc(T(0));
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) acc += Batch<T>::load_unaligned(x + i);
+  T sum = xsimd::hadd(acc);
+  for (; i < n; ++i) sum += x[i];
+  return sum;
+}
+
+template <class T>
+T squares_about(const T* x, std::size_t n, T shift) {
+  constexpr std::size_t W = Batch<T>::size;
+  const Batch<T> s(shift);
+  Batch<T> acc(T(0));
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) {
+    const Batch<T> e = Batch<T>::load_unaligned(x + i) - s;
+    acc = xsimd::fma(e, e, acc);
+  }
+  T sum = xsimd::hadd(acc);
+  for (; i < n; ++i) sum += (x[i] - shift) * (x[i] - shift);
+  return sum;
+}
+
+template <class T>
+T max_of(const T* x, std::size_t n) {
+  constexpr std::size_t W = Batch<T>::size;
+  T best = -std::numeric_limits<T>::infinity();
+  std::size_t i = 0;
+  if (n >= W) {
+    Batch<T> acc = Batch<T>::load_unaligned(x);
+    for (i = W; i + W <= n; i += W) acc = xsimd::max(acc, Batch<T>::load_unaligned(x + i));
+    alignas(64) T lanes[W];
+    acc.store_aligned(lanes);
+    best = *std::max_element(lanes, lanes + W);
+  }
+  for (; i < n; ++i) best = std::max(best, x[i]);
+  return best;
+}
+
 // y = (x - mean) / sqrt(var + eps) * gamma + beta per row of D (as engine/ops/layer_norm.cpp).
 template <class T>
 void layer_norm_rows(const T* x, std::size_t R, std::size_t D, const LayerNorm<T>& norm, T* y) {
@@ -157,16 +201,9 @@ void layer_norm_rows(const T* x, std::size_t R, std::size_t D, const LayerNorm<T
   for (std::size_t r = 0; r < R; ++r) {
     const T* xr = x + r * D;
     T* yr = y + r * D;
-    T sum = 0;
-    for (std::size_t c = 0; c < D; ++c) sum += xr[c];
-    const T mu = sum * inv_d;
-    T sq = 0;
-    for (std::size_t c = 0; c < D; ++c) {
-      yr[c] = xr[c] - mu;
-      sq += yr[c] * yr[c];
-    }
-    const T rs = T(1) / std::sqrt(sq * inv_d + T(norm.eps()));
-    for (std::size_t c = 0; c < D; ++c) yr[c] = yr[c] * rs * g[c] + b[c];
+    const T mu = sum_of(xr, D) * inv_d;
+    const T rs = T(1) / std::sqrt(squares_about(xr, D, mu) * inv_d + T(norm.eps()));
+    for (std::size_t c = 0; c < D; ++c) yr[c] = (xr[c] - mu) * rs * g[c] + b[c];
   }
 }
 
@@ -387,10 +424,9 @@ void PerformerDecoder<T>::positive_slices(std::size_t layer, std::size_t row0, s
     affine_rows(static_cast<const T*>(q), D_, 2, d_, wt, m_, static_cast<const T*>(nullptr), uq, m_);
     T* qf = qf_.data() + (row * H_ + h) * M_;
     T* kf = kf_.data() + (row * H_ + h) * M_;
-    T sq = 0, sk = 0;
-    for (std::size_t t = 0; t < d_; ++t) sq += q[t] * q[t], sk += k[t] * k[t];
-    T c = -std::numeric_limits<T>::infinity();
-    for (std::size_t j = 0; j < m_; ++j) c = std::max(c, uq[j] * norm);
+    const T sq = squares_about(static_cast<const T*>(q), d_, T(0));
+    const T sk = squares_about(static_cast<const T*>(k), d_, T(0));
+    const T c = max_of(static_cast<const T*>(uq), m_) * norm;  // norm > 0: max(u) norm = max(u norm)
     const Batch<T> b_norm(norm), b_scale(scale), b_eps(eps);
     const Batch<T> q_shift(sq * half_norm_sq + c), k_shift(sk * half_norm_sq);
     detail::simd_map_serial(static_cast<const T*>(uq), qf, m_,
