@@ -379,16 +379,29 @@ void PerformerDecoder<T>::update_and_read(std::size_t layer, std::size_t row, st
     }
     acc.store_unaligned(o + c0);
   }
-  for (std::size_t c = c0; c <= dv; ++c) {  // the rest, and the denominator column (v = 1)
-    const T vc = c < dv ? v[c] : T(1);
+  for (std::size_t c = c0; c < dv; ++c) {  // the rest
     T acc = 0;
     for (std::size_t m = 0; m < M_; ++m) {
-      T& r = c < dv ? s[m * dv + c] : z[m];
-      r += kf[m] * vc;
+      T& r = s[m * dv + c];
+      r += kf[m] * v[c];
       acc += qf[m] * r;
     }
     o[c] = acc;
   }
+  // The denominator column (v = 1): z += k', den = q' . z, on SIMD lanes over the features.
+  Batch<T> den_lanes(T(0));
+  std::size_t m = 0;
+  for (; m + W <= M_; m += W) {
+    const Batch<T> updated = Batch<T>::load_unaligned(z + m) + Batch<T>::load_unaligned(kf + m);
+    updated.store_unaligned(z + m);
+    den_lanes = xsimd::fma(Batch<T>::load_unaligned(qf + m), updated, den_lanes);
+  }
+  T den_sum = xsimd::hadd(den_lanes);
+  for (; m < M_; ++m) {
+    z[m] += kf[m];
+    den_sum += qf[m] * z[m];
+  }
+  o[dv] = den_sum;
   const T den = o[dv];
   const T floor = T(kFavorDenominatorFloor);
   const T guarded = std::abs(den) >= floor ? den : (den < 0 ? -floor : floor);
