@@ -114,13 +114,18 @@ TEST_CASE("PerformerDecoder: a row's float32 logits do not depend on the rows st
 }
 
 // Wide enough that every product has several pairs of panels and a partial last panel, so each
-// row count 1 .. 9 goes through other row tiles (4, 3, 2, 1) and panel groups; on 1 and 2 threads.
+// row count 1 .. 9 goes through other row tiles (4, 3, 2, 1) and panel groups; on 1 and 2 threads
+// (where each product, or the whole step, runs in two halves).
 TEST_CASE("PerformerDecoder: float32 logits of a row are bit-identical for 1 .. 9 rows, 1 or 2 threads (the phased step)",
           "[models][decoder][batch]") {
-  for (const std::string positions : {"learned", "rotary"}) {
-    INFO("positions " << positions);
+  // favor-positive takes the phased 2-thread step; other kernels the per-product halves.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"favor-positive", "learned"}, {"favor-positive", "rotary"}, {"favor-hyperbolic", "learned"}};
+  for (const auto& [kernel, positions] : cases) {
+    INFO(kernel << ", positions " << positions);
     PerformerConfig c = sized_config(70, 64, 2, 2, 80, 16, 24);
     c.seed = 4;
+    c.attention = parse_attention_kernel(kernel);
     c.positions = parse_name(name_table(PositionKind{}), positions, "positions");
     PerformerLM<float> model(c);
     perturb(model);
