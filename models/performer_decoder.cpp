@@ -1,8 +1,11 @@
 #include "models/performer_decoder.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -34,59 +37,159 @@ Array<T> panels_of(const Tensor<T>& w) {
 }
 
 // out[r, n] (=, or += when `accumulate`) bias[n] + sum_k x[r, k] W^T[k, n] for RB rows and the
-// columns of one panel (`valid` of its NB are real): x [RB, K] (row stride ldx), out row stride
-// ldo. The RB x NB outputs stay in registers over the whole K loop; no horizontal sums. Each
-// output is summed over k in order whatever the rows beside it, so a row's result does not
-// depend on how many rows step together or on the threads.
-template <class T, std::size_t RB>
-void affine_tile(const T* x, std::size_t ldx, std::size_t K, const T* panel, std::size_t valid, const T* bias, T* out,
+// columns of PB consecutive panels (`valid` of the last panel's NB are real): x [RB, K] (row
+// stride ldx), out row stride ldo. The RB x PB x NB outputs stay in registers over the whole K
+// loop (RB * PB * 2 independent FMA chains, so one row still keeps the FMA units busy); no
+// horizontal sums. Each output is summed over k in order whatever the rows and panels beside it,
+// so a row's result does not depend on how many rows step together or on the threads.
+template <class T, std::size_t RB, std::size_t PB>
+void affine_tile(const T* x, std::size_t ldx, std::size_t K, const T* panels, std::size_t valid, const T* bias, T* out,
                  std::size_t ldo, bool accumulate) {
-  constexpr std::size_t W = Batch<T>::size;
-  Batch<T> acc[RB][2];
-  for (std::size_t r = 0; r < RB; ++r) acc[r][0] = acc[r][1] = Batch<T>(T(0));
+  constexpr std::size_t W = Batch<T>::size, NB = 2 * W;
+  Batch<T> acc[RB][PB][2];
+  for (std::size_t r = 0; r < RB; ++r)
+    for (std::size_t p = 0; p < PB; ++p) acc[r][p][0] = acc[r][p][1] = Batch<T>(T(0));
   for (std::size_t k = 0; k < K; ++k) {
-    const Batch<T> w0 = Batch<T>::load_unaligned(panel + k * 2 * W), w1 = Batch<T>::load_unaligned(panel + k * 2 * W + W);
+    Batch<T> w[PB][2];
+    for (std::size_t p = 0; p < PB; ++p) {
+      const T* wk = panels + (p * K + k) * NB;
+      w[p][0] = Batch<T>::load_unaligned(wk);
+      w[p][1] = Batch<T>::load_unaligned(wk + W);
+    }
     for (std::size_t r = 0; r < RB; ++r) {
       const Batch<T> xr(x[r * ldx + k]);
-      acc[r][0] = xsimd::fma(xr, w0, acc[r][0]);
-      acc[r][1] = xsimd::fma(xr, w1, acc[r][1]);
+      for (std::size_t p = 0; p < PB; ++p) {
+        acc[r][p][0] = xsimd::fma(xr, w[p][0], acc[r][p][0]);
+        acc[r][p][1] = xsimd::fma(xr, w[p][1], acc[r][p][1]);
+      }
     }
   }
-  for (std::size_t r = 0; r < RB; ++r) {
-    alignas(64) T sums[2 * W];
-    acc[r][0].store_aligned(sums);
-    acc[r][1].store_aligned(sums + W);
-    T* o = out + r * ldo;
-    for (std::size_t c = 0; c < valid; ++c) {
-      const T value = sums[c] + (bias ? bias[c] : T(0));
-      o[c] = accumulate ? o[c] + value : value;
+  for (std::size_t r = 0; r < RB; ++r)
+    for (std::size_t p = 0; p < PB; ++p) {
+      alignas(64) T sums[NB];
+      acc[r][p][0].store_aligned(sums);
+      acc[r][p][1].store_aligned(sums + W);
+      T* o = out + r * ldo + p * NB;
+      const T* b = bias ? bias + p * NB : nullptr;
+      const std::size_t columns = p + 1 == PB ? valid : NB;
+      for (std::size_t c = 0; c < columns; ++c) {
+        const T value = sums[c] + (b ? b[c] : T(0));
+        o[c] = accumulate ? o[c] + value : value;
+      }
     }
+}
+
+// Rows [0, R) in tiles of up to 4 against PB panels (their weights stay in L1 from the first
+// tile to the last, so every weight is read from memory once whatever R is).
+template <class T, std::size_t PB>
+void affine_panels(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* panels, std::size_t valid,
+                   const T* bias, T* out, std::size_t ldo, bool accumulate) {
+  std::size_t r = 0;
+  for (; r + 4 <= R; r += 4) affine_tile<T, 4, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate);
+  switch (R - r) {
+    case 3: affine_tile<T, 3, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
+    case 2: affine_tile<T, 2, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
+    case 1: affine_tile<T, 1, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
+    default: break;
   }
 }
 
+// Panels [p0, p1) of W^T for R rows, two panels at a time.
+template <class T>
+void affine_panel_range(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* panels, std::size_t N,
+                        const T* bias, T* out, std::size_t ldo, bool accumulate, std::size_t p0, std::size_t p1) {
+  constexpr std::size_t NB = kPanel<T>;
+  for (std::size_t p = p0; p < p1;) {
+    const std::size_t n = p * NB, take = p + 2 <= p1 ? 2 : 1, valid = std::min(NB, N - (p + take - 1) * NB);
+    const T* b = bias ? bias + n : nullptr;
+    if (take == 2) affine_panels<T, 2>(x, ldx, R, K, panels + p * K * NB, valid, b, out + n, ldo, accumulate);
+    else affine_panels<T, 1>(x, ldx, R, K, panels + p * K * NB, valid, b, out + n, ldo, accumulate);
+    p += take;
+  }
+}
+
+// On 2 threads, each product is cut in two fixed halves of its panels, and the calling thread
+// always takes the first: so each core reads the same half of every weight at every step, and
+// for the default model that half (~1.6 MB) stays in the core's L2 instead of streaming the whole
+// ~3.3 MB from L3 on one core. The pool hands out indices dynamically, so each index claims a
+// half (its own thread's first, if still free); which thread computes a half never changes the
+// result (each output is computed whole by one thread).
+template <class F>
+void on_two_sticky_halves(F half) {
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<bool> claimed[2] = {false, false};
+  parallel_for(2, [&](std::size_t) {
+    const std::size_t mine = std::this_thread::get_id() == caller ? 0 : 1;
+    if (!claimed[mine].exchange(true)) half(mine);
+    else if (!claimed[1 - mine].exchange(true)) half(1 - mine);
+  });
+}
+
 // All N outputs for R rows: x [R, K] (row stride ldx) times the panels of W^T, out [R, N] (row
-// stride ldo), split over the thread pool by panels when there is enough work.
+// stride ldo), on 2 threads in two sticky halves (above), on more in chunks when there is enough
+// work.
 template <class T>
 void affine_rows(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* panels, std::size_t N,
                  const T* bias, T* out, std::size_t ldo, bool accumulate = false) {
   constexpr std::size_t NB = kPanel<T>;
   const std::size_t P = (N + NB - 1) / NB;
-  const std::size_t grain = std::max<std::size_t>(4, (std::size_t(1) << 16) / std::max<std::size_t>(R * K * NB, 1));
-  auto run = [&](std::size_t p0, std::size_t p1) {
-    for (std::size_t p = p0; p < p1; ++p) {
-      const std::size_t n = p * NB, valid = std::min(NB, N - n);
-      const T* panel = panels + p * K * NB;
-      const T* b = bias ? bias + n : nullptr;
-      std::size_t r = 0;
-      for (; r + 4 <= R; r += 4)
-        affine_tile<T, 4>(x + r * ldx, ldx, K, panel, valid, b, out + r * ldo + n, ldo, accumulate);
-      for (; r < R; ++r) affine_tile<T, 1>(x + r * ldx, ldx, K, panel, valid, b, out + r * ldo + n, ldo, accumulate);
-    }
+  const auto range = [&](std::size_t p0, std::size_t p1) {
+    affine_panel_range(x, ldx, R, K, panels, N, bias, out, ldo, accumulate, p0, p1);
   };
-  if (num_threads() > 1 && P >= 2 * grain)
-    parallel_for((P + grain - 1) / grain, [&](std::size_t c) { run(c * grain, std::min(P, (c + 1) * grain)); });
-  else
-    run(0, P);
+  std::size_t grain = std::max<std::size_t>(4, (std::size_t(1) << 16) / std::max<std::size_t>(R * K * NB, 1));
+  grain += grain % 2;  // whole pairs of panels per chunk
+  if (num_threads() == 2 && !inside_parallel_region() && P >= 4 && R * K * N >= (std::size_t(1) << 14)) {
+    const std::size_t split = (P / 2 + 1) / 2 * 2;  // an even number of panels first
+    on_two_sticky_halves([&](std::size_t h) { h == 0 ? range(0, split) : range(split, P); });
+  } else if (num_threads() > 2 && P >= 2 * grain) {
+    parallel_for((P + grain - 1) / grain, [&](std::size_t c) { range(c * grain, std::min(P, (c + 1) * grain)); });
+  } else {
+    range(0, P);
+  }
+}
+
+// sum_i x_i, sum_i (x_i - shift)^2 and max_i x_i over n values, in SIMD lanes then across them
+// (the order depends on n only, so a row's result does not depend on the rows beside it).
+template <class T>
+T sum_of(const T* x, std::size_t n) {
+  constexpr std::size_t W = Batch<T>::size;
+  Batch<T> acc(T(0));
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) acc += Batch<T>::load_unaligned(x + i);
+  T sum = xsimd::hadd(acc);
+  for (; i < n; ++i) sum += x[i];
+  return sum;
+}
+
+template <class T>
+T squares_about(const T* x, std::size_t n, T shift) {
+  constexpr std::size_t W = Batch<T>::size;
+  const Batch<T> s(shift);
+  Batch<T> acc(T(0));
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) {
+    const Batch<T> e = Batch<T>::load_unaligned(x + i) - s;
+    acc = xsimd::fma(e, e, acc);
+  }
+  T sum = xsimd::hadd(acc);
+  for (; i < n; ++i) sum += (x[i] - shift) * (x[i] - shift);
+  return sum;
+}
+
+template <class T>
+T max_of(const T* x, std::size_t n) {
+  constexpr std::size_t W = Batch<T>::size;
+  T best = -std::numeric_limits<T>::infinity();
+  std::size_t i = 0;
+  if (n >= W) {
+    Batch<T> acc = Batch<T>::load_unaligned(x);
+    for (i = W; i + W <= n; i += W) acc = xsimd::max(acc, Batch<T>::load_unaligned(x + i));
+    alignas(64) T lanes[W];
+    acc.store_aligned(lanes);
+    best = *std::max_element(lanes, lanes + W);
+  }
+  for (; i < n; ++i) best = std::max(best, x[i]);
+  return best;
 }
 
 // y = (x - mean) / sqrt(var + eps) * gamma + beta per row of D (as engine/ops/layer_norm.cpp).
@@ -98,16 +201,9 @@ void layer_norm_rows(const T* x, std::size_t R, std::size_t D, const LayerNorm<T
   for (std::size_t r = 0; r < R; ++r) {
     const T* xr = x + r * D;
     T* yr = y + r * D;
-    T sum = 0;
-    for (std::size_t c = 0; c < D; ++c) sum += xr[c];
-    const T mu = sum * inv_d;
-    T sq = 0;
-    for (std::size_t c = 0; c < D; ++c) {
-      yr[c] = xr[c] - mu;
-      sq += yr[c] * yr[c];
-    }
-    const T rs = T(1) / std::sqrt(sq * inv_d + T(norm.eps()));
-    for (std::size_t c = 0; c < D; ++c) yr[c] = yr[c] * rs * g[c] + b[c];
+    const T mu = sum_of(xr, D) * inv_d;
+    const T rs = T(1) / std::sqrt(squares_about(xr, D, mu) * inv_d + T(norm.eps()));
+    for (std::size_t c = 0; c < D; ++c) yr[c] = (xr[c] - mu) * rs * g[c] + b[c];
   }
 }
 
@@ -166,8 +262,9 @@ PerformerDecoder<T>::PerformerDecoder(const PerformerLM<T>& model, std::size_t r
   }
   head_t_ = panels_of(model.head_weight());
   positions_.assign(rows, 0);
+  phase_flags_ = std::make_unique<std::atomic<int>[]>(3 * (5 * layers_.size() + 1));
   x_.assign(rows * D_, T(0));
-  normed_.assign(rows * D_, T(0));
+  normed_.assign(2 * rows * D_, T(0));  // one per half (step_phase)
   qkv_.assign(rows * 3 * D_, T(0));
   heads_.assign(rows * D_, T(0));
   hidden_.assign(rows * F_, T(0));
@@ -175,7 +272,7 @@ PerformerDecoder<T>::PerformerDecoder(const PerformerLM<T>& model, std::size_t r
   qf_.assign(rows * H_ * M_, T(0));
   kf_.assign(rows * H_ * M_, T(0));
   u_.assign(rows * 2 * H_ * m_, T(0));
-  read_.assign(rows * (d_ + 1), T(0));
+  read_.assign(rows * H_ * (d_ + 1), T(0));  // per slice: slices of one row may run on two threads
 }
 
 template <class T>
@@ -266,7 +363,7 @@ void PerformerDecoder<T>::update_and_read(std::size_t layer, std::size_t row, st
   T* __restrict s = layers_[layer].state.data() + (row * H_ + head) * M_ * dv1;  // S [M, dv]
   T* __restrict z = s + M_ * dv;                                                    // z [M]
   const T* __restrict v = qkv_.data() + i * 3 * D_ + 2 * D_ + head * d_;
-  T* __restrict o = read_.data() + row * dv1;
+  T* __restrict o = read_.data() + (row * H_ + head) * dv1;
   // Columns outer, features inner: each output column's sum over m stays in a register (a sum
   // kept in memory would wait on its own store at every m).
   constexpr std::size_t W = Batch<T>::size;
@@ -282,16 +379,29 @@ void PerformerDecoder<T>::update_and_read(std::size_t layer, std::size_t row, st
     }
     acc.store_unaligned(o + c0);
   }
-  for (std::size_t c = c0; c <= dv; ++c) {  // the rest, and the denominator column (v = 1)
-    const T vc = c < dv ? v[c] : T(1);
+  for (std::size_t c = c0; c < dv; ++c) {  // the rest
     T acc = 0;
     for (std::size_t m = 0; m < M_; ++m) {
-      T& r = c < dv ? s[m * dv + c] : z[m];
-      r += kf[m] * vc;
+      T& r = s[m * dv + c];
+      r += kf[m] * v[c];
       acc += qf[m] * r;
     }
     o[c] = acc;
   }
+  // The denominator column (v = 1): z += k', den = q' . z, on SIMD lanes over the features.
+  Batch<T> den_lanes(T(0));
+  std::size_t m = 0;
+  for (; m + W <= M_; m += W) {
+    const Batch<T> updated = Batch<T>::load_unaligned(z + m) + Batch<T>::load_unaligned(kf + m);
+    updated.store_unaligned(z + m);
+    den_lanes = xsimd::fma(Batch<T>::load_unaligned(qf + m), updated, den_lanes);
+  }
+  T den_sum = xsimd::hadd(den_lanes);
+  for (; m < M_; ++m) {
+    z[m] += kf[m];
+    den_sum += qf[m] * z[m];
+  }
+  o[dv] = den_sum;
   const T den = o[dv];
   const T floor = T(kFavorDenominatorFloor);
   const T guarded = std::abs(den) >= floor ? den : (den < 0 ? -floor : floor);
@@ -304,39 +414,52 @@ void PerformerDecoder<T>::update_and_read(std::size_t layer, std::size_t row, st
 // attention, see multihead_attention.hpp):
 //   u = W x^ (x^ = x / d^{1/4}), s = |x^|^2 / 2;  q' = m^{-1/2} (exp(u - s - max u) + eps),
 //   k' = m^{-1/2} exp(u - s);  then the state pass.
+// Slices [s0, s1) of rows [row0, ..) (slice = row * H + head): each one's q and k rows (D apart
+// in qkv), rotated for rotary positions, through the projection, the features, then the state
+// pass.
 template <class T>
-void PerformerDecoder<T>::positive_heads(std::size_t layer, std::size_t row0, std::size_t count) {
+void PerformerDecoder<T>::positive_slices(std::size_t layer, std::size_t row0, std::size_t s0, std::size_t s1) {
   const MultiHeadAttention<T>& a = model_.stack().block(layer).attention();
   const T* wt = layers_[layer].projection_t.data();
   const T norm = T(std::pow(double(d_), -0.25));
   const T half_norm_sq = norm * norm / 2;
   const T scale = T(1 / std::sqrt(double(m_))), eps = T(a.config().query_eps);
-  const std::size_t work = count * H_ * M_ * d_;
-  auto row_fn = [&](std::size_t i) {
-    const std::size_t row = row0 + i;
-    const T* qk = qkv_.data() + row * 3 * D_;  // q heads then k heads: 2H rows of d
-    T* u = u_.data() + row * 2 * H_ * m_;
-    affine_rows(qk, d_, 2 * H_, d_, wt, m_, static_cast<const T*>(nullptr), u, m_);
-    for (std::size_t h = 0; h < H_; ++h) {
-      T* qf = qf_.data() + (row * H_ + h) * M_;
-      T* kf = kf_.data() + (row * H_ + h) * M_;
-      const T* uq = u + h * m_;
-      const T* uk = u + (H_ + h) * m_;
-      const T* q = qk + h * d_;
-      const T* k = qk + D_ + h * d_;
-      T sq = 0, sk = 0;
-      for (std::size_t t = 0; t < d_; ++t) sq += q[t] * q[t], sk += k[t] * k[t];
-      T c = -std::numeric_limits<T>::infinity();
-      for (std::size_t j = 0; j < m_; ++j) c = std::max(c, uq[j] * norm);
-      const Batch<T> b_norm(norm), b_scale(scale), b_eps(eps);
-      const Batch<T> q_shift(sq * half_norm_sq + c), k_shift(sk * half_norm_sq);
-      detail::simd_map_serial(uq, qf, m_, [&](Batch<T> x) { return b_scale * (xsimd::exp(b_norm * x - q_shift) + b_eps); });
-      detail::simd_map_serial(uk, kf, m_, [&](Batch<T> x) { return b_scale * xsimd::exp(b_norm * x - k_shift); });
-      update_and_read(layer, row, h, qf, kf);
+  for (std::size_t slice = s0; slice < s1; ++slice) {
+    const std::size_t row = row0 + slice / H_, h = slice % H_;
+    T* q = qkv_.data() + row * 3 * D_ + h * d_;
+    T* k = q + D_;
+    if (config_.positions == PositionKind::rotary) {
+      rotate_head(q, d_, positions_[row]);
+      rotate_head(k, d_, positions_[row]);
     }
-  };
-  if (count > 1 && work >= (std::size_t(1) << 16)) parallel_for(count, row_fn);
-  else for (std::size_t i = 0; i < count; ++i) row_fn(i);
+    T* uq = u_.data() + (row * H_ + h) * 2 * m_;
+    const T* uk = uq + m_;
+    affine_rows(static_cast<const T*>(q), D_, 2, d_, wt, m_, static_cast<const T*>(nullptr), uq, m_);
+    T* qf = qf_.data() + (row * H_ + h) * M_;
+    T* kf = kf_.data() + (row * H_ + h) * M_;
+    const T sq = squares_about(static_cast<const T*>(q), d_, T(0));
+    const T sk = squares_about(static_cast<const T*>(k), d_, T(0));
+    const T c = max_of(static_cast<const T*>(uq), m_) * norm;  // norm > 0: max(u) norm = max(u norm)
+    const Batch<T> b_norm(norm), b_scale(scale), b_eps(eps);
+    const Batch<T> q_shift(sq * half_norm_sq + c), k_shift(sk * half_norm_sq);
+    detail::simd_map_serial(static_cast<const T*>(uq), qf, m_,
+                            [&](Batch<T> x) { return b_scale * (xsimd::exp(b_norm * x - q_shift) + b_eps); });
+    detail::simd_map_serial(uk, kf, m_, [&](Batch<T> x) { return b_scale * xsimd::exp(b_norm * x - k_shift); });
+    update_and_read(layer, row, h, qf, kf);
+  }
+}
+
+template <class T>
+void PerformerDecoder<T>::positive_heads(std::size_t layer, std::size_t row0, std::size_t count) {
+  const std::size_t slices = count * H_, work = slices * M_ * d_;
+  const auto serial = [&](std::size_t s0, std::size_t s1) { positive_slices(layer, row0, s0, s1); };
+  // On 2 threads the same sticky halves as the products: each core keeps its slices' states.
+  if (num_threads() == 2 && slices >= 2 && !inside_parallel_region())
+    on_two_sticky_halves([&](std::size_t half) { half == 0 ? serial(0, slices / 2) : serial(slices / 2, slices); });
+  else if (num_threads() > 2 && work >= (std::size_t(1) << 16))
+    parallel_for(slices, [&](std::size_t s) { serial(s, s + 1); });
+  else
+    serial(0, slices);
 }
 
 // Other feature maps: the layer's own (Tensor ops, no tape), then the same state pass.
@@ -357,11 +480,77 @@ void PerformerDecoder<T>::generic_heads(std::size_t layer, std::size_t row0, std
 
 template <class T>
 void PerformerDecoder<T>::attention(std::size_t layer, std::size_t row0, std::size_t count) {
+  if (config_.attention == AttentionKernel::favor_positive) {
+    positive_heads(layer, row0, count);  // rotates per slice
+    return;
+  }
   if (config_.positions == PositionKind::rotary)
     for (std::size_t i = row0; i < row0 + count; ++i)
       for (std::size_t h = 0; h < 2 * H_; ++h) rotate_head(qkv_.data() + i * 3 * D_ + h * d_, d_, positions_[i]);
-  if (config_.attention == AttentionKernel::favor_positive) positive_heads(layer, row0, count);
-  else generic_heads(layer, row0, count);
+  generic_heads(layer, row0, count);
+}
+
+// Phase p of a step over rows [row0, row0 + count): per layer (1) norm_1 and the q, k, v product,
+// (2) attention, (3) x += out projection, (4) norm_2, the first feed-forward product and GELU,
+// (5) x += second feed-forward product; then (6) the final norm and the logits. With halves = 2,
+// `half` does its half of the phase: half of each product's panels (each half normalises the
+// rows itself, into its own buffer: cheap, and no wait for it) or half of the attention slices.
+template <class T>
+void PerformerDecoder<T>::step_phase(std::size_t p, std::size_t half, std::size_t halves, std::size_t row0,
+                                     std::size_t count) {
+  constexpr std::size_t NB = kPanel<T>;
+  const PerformerStack<T>& stack = model_.stack();
+  T* x = x_.data() + row0 * D_;
+  T* normed = normed_.data() + (half * rows_ + row0) * D_;
+  // out (+)= in W^T + bias over this half's columns, returned as [n0, n1).
+  const auto product = [&](const T* in, std::size_t K, const Array<T>& panels, std::size_t N, const T* bias, T* out,
+                           bool accumulate) {
+    if (halves == 1) {
+      affine_rows(in, K, count, K, panels.data(), N, bias, out, N, accumulate);
+      return std::pair<std::size_t, std::size_t>(0, N);
+    }
+    const std::size_t P = (N + NB - 1) / NB, split = (P / 2 + 1) / 2 * 2;
+    const std::size_t p0 = half == 0 ? 0 : split, p1 = half == 0 ? split : P;
+    affine_panel_range(in, K, count, K, panels.data(), N, bias, out, N, accumulate, p0, p1);
+    return std::pair<std::size_t, std::size_t>(std::min(N, p0 * NB), std::min(N, p1 * NB));
+  };
+  const auto bias_of = [](const Linear<T>& linear) { return linear.has_bias() ? linear.bias().data() : nullptr; };
+  if (p == 5 * layers_.size()) {
+    layer_norm_rows(x, count, D_, stack.final_norm(), normed);
+    product(normed, D_, head_t_, vocab_, nullptr, logits_.data() + row0 * vocab_, false);
+    return;
+  }
+  const std::size_t l = p / 5;
+  const PerformerBlock<T>& block = stack.block(l);
+  const Linear<T>& ff1 = block.feed_forward().layers().at(0);
+  const Linear<T>& ff2 = block.feed_forward().layers().at(1);
+  T* hidden = hidden_.data() + row0 * F_;
+  switch (p % 5) {
+    case 0:
+      layer_norm_rows(x, count, D_, block.norm_1(), normed);
+      product(normed, D_, layers_[l].qkv_t, 3 * D_, layers_[l].qkv_bias.data(), qkv_.data() + row0 * 3 * D_, false);
+      break;
+    case 1:
+      if (halves == 1) attention(l, row0, count);
+      else positive_slices(l, row0, half == 0 ? 0 : count * H_ / 2, half == 0 ? count * H_ / 2 : count * H_);
+      break;
+    case 2:
+      product(heads_.data() + row0 * D_, D_, layers_[l].out_t, D_, bias_of(block.attention().out_projection()), x, true);
+      break;
+    case 3: {
+      // Feed-forward: x += gelu(norm_2(x) W1^T + b1) W2^T + b2 (dropout is the identity here).
+      layer_norm_rows(x, count, D_, block.norm_2(), normed);
+      const auto [n0, n1] = product(normed, D_, layers_[l].ff1_t, F_, bias_of(ff1), hidden, false);
+      for (std::size_t r = 0; r < count; ++r)
+        detail::simd_map_serial(hidden + r * F_ + n0, hidden + r * F_ + n0, n1 - n0, [](Batch<T> u) {
+          return u * T(0.5) * (T(1) + xsimd::erf(u * T(M_SQRT1_2)));
+        });
+      break;
+    }
+    default:
+      product(hidden, F_, layers_[l].ff2_t, D_, bias_of(ff2), x, true);
+      break;
+  }
 }
 
 // Scratch rows are the decoder's rows (row r of x_ belongs to row r), so stepping a sub-range
@@ -391,34 +580,29 @@ const T* PerformerDecoder<T>::step(const std::int64_t* tokens, std::size_t row0,
       for (std::size_t c = 0; c < D_; ++c) x[c] += e.data()[c];
     }
   }
-  T* x = x_.data() + row0 * D_;
-  T* normed = normed_.data() + row0 * D_;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const PerformerBlock<T>& block = stack.block(l);
-    const MultiHeadAttention<T>& a = block.attention();
-    layer_norm_rows(x, count, D_, block.norm_1(), normed);
-    affine_rows(normed, D_, count, D_, layers_[l].qkv_t.data(), 3 * D_, layers_[l].qkv_bias.data(),
-                qkv_.data() + row0 * 3 * D_, 3 * D_);
-    attention(l, row0, count);
-    const Linear<T>& out = a.out_projection();
-    affine_rows(heads_.data() + row0 * D_, D_, count, D_, layers_[l].out_t.data(), D_,
-                out.has_bias() ? out.bias().data() : nullptr, x, D_, true);
-    // Feed-forward: x += gelu(norm_2(x) W1^T + b1) W2^T + b2 (dropout is the identity here).
-    layer_norm_rows(x, count, D_, block.norm_2(), normed);
-    const Linear<T>& ff1 = block.feed_forward().layers().at(0);
-    const Linear<T>& ff2 = block.feed_forward().layers().at(1);
-    T* hidden = hidden_.data() + row0 * F_;
-    affine_rows(normed, D_, count, D_, layers_[l].ff1_t.data(), F_, ff1.has_bias() ? ff1.bias().data() : nullptr, hidden,
-                F_);
-    detail::simd_map_serial(hidden, hidden, count * F_, [](Batch<T> u) {
-      return u * T(0.5) * (T(1) + xsimd::erf(u * T(M_SQRT1_2)));
+  const std::size_t phases = 5 * layers_.size() + 1;
+  if (num_threads() == 2 && !inside_parallel_region() && config_.attention == AttentionKernel::favor_positive) {
+    // Two halves per phase, the calling thread preferring the first; a half not yet taken by the
+    // other thread is taken by whichever gets there (so a late or busy worker never stalls the
+    // step), and a phase starts when both halves of the one before are done.
+    for (std::size_t i = 0; i < 3 * phases; ++i) phase_flags_[i].store(0, std::memory_order_relaxed);
+    const std::thread::id caller = std::this_thread::get_id();
+    parallel_for(2, [&](std::size_t) {
+      const std::size_t mine = std::this_thread::get_id() == caller ? 0 : 1;
+      for (std::size_t p = 0; p < phases; ++p) {
+        std::atomic<int>* flags = phase_flags_.get() + 3 * p;  // claimed half 0, claimed half 1, done
+        for (const std::size_t half : {mine, 1 - mine})
+          if (flags[half].exchange(1, std::memory_order_acq_rel) == 0) {
+            step_phase(p, half, 2, row0, count);
+            flags[2].fetch_add(1, std::memory_order_acq_rel);
+          }
+        while (flags[2].load(std::memory_order_acquire) < 2) std::this_thread::yield();
+      }
     });
-    affine_rows(hidden, F_, count, F_, layers_[l].ff2_t.data(), D_, ff2.has_bias() ? ff2.bias().data() : nullptr, x, D_,
-                true);
+  } else {
+    for (std::size_t p = 0; p < phases; ++p) step_phase(p, 0, 1, row0, count);
   }
-  layer_norm_rows(x, count, D_, stack.final_norm(), normed);
   T* logits = logits_.data() + row0 * vocab_;
-  affine_rows(normed, D_, count, D_, head_t_.data(), vocab_, static_cast<const T*>(nullptr), logits, vocab_);
   for (std::size_t i = row0; i < row0 + count; ++i) ++positions_[i];
   return logits;
 }

@@ -8,6 +8,15 @@
 // state update S1 += k' [v, 1] and the read-out [num, den] = q' S1 are one pass per head (other
 // feature maps go through the layer's own feature functions, then the same pass).
 //
+// A step reads every weight once for all rows (the products are register tiles of up to 4 rows
+// over pairs of panels), so for a few rows it is bound by streaming the weights. On 2 threads the
+// step runs as one parallel region of phases (per layer: norm + q/k/v, attention, out
+// projection, norm + first feed-forward product, second product; then the logits), each phase in
+// two fixed halves with the calling thread preferring the first, so each core reads the same half
+// of every weight (and keeps the states of the same attention slices) at every step: for the
+// default model that half stays in the core's L2. Results are bit-identical whatever the rows
+// and the threads (each output is summed in one order by one thread).
+//
 // R rows (sequences) step together, one token each; every row has its own position, so rows may
 // be at different points of their text (text_sampling's window rows are). Work per token is
 // O(layers * (D^2 + D F + H M d)) whatever the length before it.
@@ -23,7 +32,9 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -68,6 +79,8 @@ class PerformerDecoder {
   };
   void attention(std::size_t layer, std::size_t row0, std::size_t count);
   void positive_heads(std::size_t layer, std::size_t row0, std::size_t count);
+  void positive_slices(std::size_t layer, std::size_t row0, std::size_t s0, std::size_t s1);
+  void step_phase(std::size_t p, std::size_t half, std::size_t halves, std::size_t row0, std::size_t count);
   void generic_heads(std::size_t layer, std::size_t row0, std::size_t count);
   // One slice between the Tensor path's [M, dv + 1] and this decoder's layout.
   void import_slice(const T* s1, T* slice) const;
@@ -80,6 +93,8 @@ class PerformerDecoder {
   std::vector<Layer> layers_;
   Array<T> head_t_;  // [D, V]
   std::vector<std::size_t> positions_;
+  // Per phase of a 2-thread step: half 0 taken, half 1 taken, halves done (step).
+  std::unique_ptr<std::atomic<int>[]> phase_flags_;
   // Scratch for `rows` rows, reused by every step: the residual x [R, D], a normed copy [R, D],
   // qkv [R, 3D], attention heads [R, D], feed-forward hidden [R, F], logits [R, V], features.
   std::vector<T> x_, normed_, qkv_, heads_, hidden_, logits_, qf_, kf_, u_, read_;

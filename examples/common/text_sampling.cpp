@@ -13,36 +13,51 @@
 
 namespace pf::examples {
 
-// Tokens in order of decreasing logit; the first draw u in [0, total) that the running sum of
-// weights w_i = exp((logit_i - top) / temperature) passes picks the token. The exponentials run
-// on SIMD batches, and the order comes from sorting (logit, token) pairs (a sort of indices that
-// looks logits up is ~2x slower): both matter when 16 samples draw per step.
+// Candidates in order of decreasing logit (all tokens, or the top k); with weights
+// w_i = exp((logit_i - top) / temperature), the first candidate whose running sum passes a draw
+// u in [0, total) is the token. The order comes from a heap, popped only as far as the draw goes
+// (usually a few tokens), not from sorting the vocabulary; the exponentials run on SIMD batches.
 std::size_t sample_token(const float* logits, std::size_t vocab, const SamplingOptions& options, Rng& rng) {
   if (options.temperature <= 0)
     return static_cast<std::size_t>(std::max_element(logits, logits + vocab) - logits);
-  thread_local std::vector<std::pair<float, std::size_t>> order;
+  thread_local std::vector<std::pair<float, std::size_t>> heap, kept;
   thread_local std::vector<double> scaled, weights;
-  order.resize(vocab);
-  for (std::size_t v = 0; v < vocab; ++v) order[v] = {logits[v], v};
   const std::size_t keep = options.top_k == 0 ? vocab : std::min(options.top_k, vocab);
-  const auto higher = [](const std::pair<float, std::size_t>& a, const std::pair<float, std::size_t>& b) {
-    return a.first > b.first;
+  const auto lower = [](const std::pair<float, std::size_t>& a, const std::pair<float, std::size_t>& b) {
+    return a.first < b.first;
   };
-  if (keep == vocab) std::sort(order.begin(), order.end(), higher);
-  else std::partial_sort(order.begin(), order.begin() + keep, order.end(), higher);
-  const double top = order[0].first;
-  scaled.resize(keep);
-  weights.resize(keep);
-  for (std::size_t i = 0; i < keep; ++i) scaled[i] = (double(order[i].first) - top) / options.temperature;
-  detail::simd_map_serial(scaled.data(), weights.data(), keep, [](xsimd::batch<double> x) { return xsimd::exp(x); });
+  heap.resize(vocab);
+  for (std::size_t v = 0; v < vocab; ++v) heap[v] = {logits[v], v};
+  std::make_heap(heap.begin(), heap.end(), lower);
+  const auto pop = [&] {
+    std::pop_heap(heap.begin(), heap.end(), lower);
+    const std::pair<float, std::size_t> top = heap.back();
+    heap.pop_back();
+    return top;
+  };
+  const double top = heap.front().first;
+  scaled.resize(vocab);
+  weights.resize(vocab);
+  for (std::size_t v = 0; v < vocab; ++v) scaled[v] = (double(logits[v]) - top) / options.temperature;
+  detail::simd_map_serial(scaled.data(), weights.data(), vocab, [](xsimd::batch<double> x) { return xsimd::exp(x); });
   double total = 0;
-  for (std::size_t i = 0; i < keep; ++i) total += weights[i];
-  double u = rng.uniform() * total;
-  for (std::size_t i = 0; i < keep; ++i) {
-    u -= weights[i];
-    if (u < 0) return order[i].second;
+  kept.clear();
+  if (keep == vocab) {
+    for (std::size_t v = 0; v < vocab; ++v) total += weights[v];
+  } else {
+    for (std::size_t i = 0; i < keep; ++i) {
+      kept.push_back(pop());
+      total += weights[kept.back().second];
+    }
   }
-  return order[keep - 1].second;
+  double u = rng.uniform() * total;
+  std::size_t token = 0;
+  for (std::size_t i = 0; i < keep; ++i) {
+    token = keep == vocab ? pop().second : kept[i].second;
+    u -= weights[token];
+    if (u < 0) return token;
+  }
+  return token;
 }
 
 std::string printable(const std::string& bytes) {

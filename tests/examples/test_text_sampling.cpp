@@ -93,3 +93,36 @@ TEST_CASE("text sampling: past the learned positions, logits come from the latti
       CHECK(worst < 1e-4);
     }
 }
+
+TEST_CASE("text sampling: sample_token draws from softmax(logits / temperature), over the top k when asked",
+          "[examples][sampling]") {
+  const std::vector<float> logits = {1.0f, 0.0f, 2.0f, -1.0f, 0.5f, 2.0f};
+  const double temperature = 0.7;
+  const std::size_t draws = 40000;
+  for (const std::size_t top_k : {std::size_t(0), std::size_t(3)}) {
+    INFO("top_k " << top_k);
+    // The kept tokens: all, or the 3 highest logits (2 and 5 tie at the top, then 0).
+    std::vector<bool> kept(logits.size(), top_k == 0);
+    if (top_k == 3) kept[2] = kept[5] = kept[0] = true;
+    std::vector<double> want(logits.size(), 0.0);
+    double total = 0;
+    for (std::size_t v = 0; v < logits.size(); ++v)
+      if (kept[v]) total += want[v] = std::exp(double(logits[v]) / temperature);
+    SamplingOptions options;
+    options.temperature = temperature;
+    options.top_k = top_k;
+    Rng rng(3);
+    std::vector<std::size_t> seen(logits.size(), 0);
+    for (std::size_t i = 0; i < draws; ++i) ++seen.at(sample_token(logits.data(), logits.size(), options, rng));
+    for (std::size_t v = 0; v < logits.size(); ++v) {
+      INFO("token " << v);
+      const double p = want[v] / total, sigma = std::sqrt(p * (1 - p) / double(draws));
+      CHECK(std::abs(double(seen[v]) / double(draws) - p) <= 5 * sigma + 1e-12);
+      if (!kept[v]) CHECK(seen[v] == 0);
+    }
+  }
+  SamplingOptions greedy;
+  greedy.temperature = 0;
+  Rng rng(1);
+  CHECK(sample_token(logits.data(), logits.size(), greedy, rng) == 2);  // the first of the tied maxima
+}

@@ -113,6 +113,49 @@ TEST_CASE("PerformerDecoder: a row's float32 logits do not depend on the rows st
   }
 }
 
+// Wide enough that every product has several pairs of panels and a partial last panel, so each
+// row count 1 .. 9 goes through other row tiles (4, 3, 2, 1) and panel groups; on 1 and 2 threads
+// (where each product, or the whole step, runs in two halves).
+TEST_CASE("PerformerDecoder: float32 logits of a row are bit-identical for 1 .. 9 rows, 1 or 2 threads (the phased step)",
+          "[models][decoder][batch]") {
+  // favor-positive takes the phased 2-thread step; other kernels the per-product halves.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"favor-positive", "learned"}, {"favor-positive", "rotary"}, {"favor-hyperbolic", "learned"}};
+  for (const auto& [kernel, positions] : cases) {
+    INFO(kernel << ", positions " << positions);
+    PerformerConfig c = sized_config(70, 64, 2, 2, 80, 16, 24);
+    c.seed = 4;
+    c.attention = parse_attention_kernel(kernel);
+    c.positions = parse_name(name_table(PositionKind{}), positions, "positions");
+    PerformerLM<float> model(c);
+    perturb(model);
+    model.eval();
+    const std::size_t L = 6, most = 9;
+    const Indices ids = random_ids(most, L, c.vocab, 21);
+    PerformerDecoder<float> alone(model, 1);
+    std::vector<std::vector<float>> want;  // row `most - 1`'s logits at every t, alone on 1 thread
+    const ThreadsFor serial(1);
+    for (std::size_t t = 0; t < L; ++t) {
+      const std::int64_t token = ids(most - 1, t);
+      const float* one = alone.step(&token, 0, 1);
+      want.emplace_back(one, one + c.vocab);
+    }
+    for (const int threads : {1, 2}) {
+      const ThreadsFor pool(threads);
+      for (std::size_t rows = 1; rows <= most; ++rows) {
+        INFO(rows << " rows, " << threads << " threads");
+        PerformerDecoder<float> together(model, rows);
+        for (std::size_t t = 0; t < L; ++t) {
+          std::vector<std::int64_t> tokens(rows);
+          for (std::size_t b = 0; b < rows; ++b) tokens[b] = ids(most - rows + b, t);  // the last row is row most-1
+          const float* all = together.step(tokens.data(), 0, rows);
+          for (std::size_t v = 0; v < c.vocab; ++v) REQUIRE(all[(rows - 1) * c.vocab + v] == want[t][v]);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("PerformerDecoder: bad tokens, rows, positions and models are refused", "[models][decoder][errors]") {
   PerformerConfig c = decoder_config("favor-positive", "learned");
   c.context = 2;
