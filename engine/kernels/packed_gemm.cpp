@@ -10,6 +10,7 @@
 #include "engine/kernels/packed_gemm.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -26,10 +27,11 @@ using Vec = xsimd::batch<float>;
 constexpr int W = int(Vec::size);
 constexpr int NR = 2 * W;
 constexpr int MR = W >= 16 ? 12 : 6;  // 16 vector registers below AVX-512: 12 accumulators
-constexpr int KC = 256;
-constexpr int MC = 8 * MR;  // A is read in place: MC only sets the parallel grain
-constexpr int NC = 1024;
-static_assert(NC % NR == 0 && MC % MR == 0, "blocks must hold whole panels");
+constexpr int KC = 384;  // B panel KC x NR = 48 KB: streams from L2 with the A rows (C is revisited K / KC times)
+constexpr int MC = 8 * MR;          // rows per block when A is read in place
+constexpr int kMcPacked = 16 * MR;  // rows per packed A block: 192 x 384 floats = 288 KB of L2
+constexpr int NC = 768;  // KC x NC of packed B = 1.1 MB, about one L2
+static_assert(NC % NR == 0 && MC % MR == 0 && kMcPacked % MR == 0, "blocks must hold whole panels");
 
 // Products smaller than this run on the calling thread: waking a worker costs ~10 us.
 constexpr double kMinFlopsPerThread = 2.0e6;
@@ -103,16 +105,24 @@ void pack_b_panel(const Operand& b, int j, int n, int p0, int kc, float* dst) {
 // C tile (rows x cols valid) = alpha * (A panel . B panel) + beta * C tile, using the first
 // V vectors of each NR-wide B panel row (V = 1 for a ragged last panel of at most W columns,
 // e.g. the 33rd column of [V, 1] in FAVOR+, so it does not cost a full panel).
-// The A panel's element (i, k) is a[i * a_row + k * a_k]: a packed panel (a_row = 1, a_k = MR)
-// or A read in place (full panels only; its MR rows are MR streams the prefetcher follows).
-template <int V>
+// The A panel's element (i, k) is a[i * a_row + k * a_k]: a packed panel (kPacked: a_row = 1,
+// a_k = MR, known to the compiler) or A read in place (full panels only).
+// Every element is alpha * acc + beta * c with one rounding of the sum (an FMA), in full and in
+// edge tiles alike, so the result does not depend on where the tile edges fall.
+template <int V, bool kPacked>
 void micro_kernel(int kc, const float* a, int a_row, int a_k, const float* b, float* c, int ldc, int rows,
                   int cols, float alpha, float beta) {
+  if (kPacked) a_row = 1, a_k = MR;
+  // The C tile is read (beta != 0) or written once at the end: fetch its lines now, so that a
+  // C far bigger than the caches (a K-blocked product revisits it once per KC) does not stall.
+  for (int i = 0; i < rows; ++i)
+    for (int v = 0; v < V; ++v) __builtin_prefetch(c + std::size_t(i) * ldc + v * W, 1);
   Vec acc[MR][V];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i)
     for (int v = 0; v < V; ++v) acc[i][v] = Vec(0.0f);
   for (int k = 0; k < kc; ++k, a += a_k, b += NR) {
+    if (kPacked) __builtin_prefetch(a + 8 * MR);  // the packed A block comes from L2
     Vec bk[V];
     for (int v = 0; v < V; ++v) bk[v] = Vec::load_aligned(b + v * W);
 #pragma GCC unroll 12
@@ -137,47 +147,114 @@ void micro_kernel(int kc, const float* a, int a_row, int a_k, const float* b, fl
   }
   alignas(64) float tile[MR][V * W];
   for (int i = 0; i < MR; ++i)
-    for (int v = 0; v < V; ++v) (va * acc[i][v]).store_aligned(tile[i] + v * W);
+    for (int v = 0; v < V; ++v) acc[i][v].store_aligned(tile[i] + v * W);
   for (int i = 0; i < rows; ++i) {
     float* ci = c + std::size_t(i) * ldc;
     if (beta == 0.0f)
-      for (int j = 0; j < cols; ++j) ci[j] = tile[i][j];
+      for (int j = 0; j < cols; ++j) ci[j] = alpha * tile[i][j];
     else
-      for (int j = 0; j < cols; ++j) ci[j] = tile[i][j] + beta * ci[j];
+      for (int j = 0; j < cols; ++j) ci[j] = std::fma(alpha, tile[i][j], beta * ci[j]);
   }
 }
 
 void micro_kernel_any(int kc, const float* a, int a_row, int a_k, const float* b, float* c, int ldc, int rows,
                       int cols, float alpha, float beta) {
   if (cols <= W)
-    micro_kernel<1>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta);
+    micro_kernel<1, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta);
   else
-    micro_kernel<2>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta);
+    micro_kernel<2, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta);
 }
 
-// One work unit: rows [i0, i0+mc) x panels [jp0, jp1) of the packed B block. Full MR-row
-// panels read A in place (packing A cost as much as the products when N is a few panels wide);
-// only a ragged last panel is packed, zero-padded.
-void compute_tile(const Operand& a, int i0, int mc, int p0, int kc, const float* packed_b, int j_base,
-                  int n_block, int jp0, int jp1, float alpha, float beta, float* C, int ldc) {
-  const int full_rows = mc / MR * MR;
-  float* edge = nullptr;
-  if (full_rows < mc) {
-    edge = scratch(std::size_t(MR) * KC, 0);
-    pack_a(a, i0 + full_rows, mc - full_rows, p0, kc, edge);
-  }
-  const int a_row = a.trans ? 1 : a.ld, a_k = a.trans ? a.ld : 1;
-  for (int jp = jp0; jp < jp1; ++jp) {
-    const int j = jp * NR;
-    const int cols = std::min(NR, n_block - j);
-    const float* bp = packed_b + std::size_t(jp) * kc * NR;
-    for (int ir = 0; ir < full_rows; ir += MR) {
-      const float* ap = a.trans ? a.data + std::size_t(p0) * a.ld + (i0 + ir) : a.data + std::size_t(i0 + ir) * a.ld + p0;
-      micro_kernel_any(kc, ap, a_row, a_k, bp, C + std::size_t(i0 + ir) * ldc + j_base + j, ldc, MR, cols, alpha, beta);
+void micro_kernel_packed(int kc, const float* a, const float* b, float* c, int ldc, int rows, int cols, float alpha,
+                         float beta) {
+  if (cols <= W)
+    micro_kernel<1, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta);
+  else
+    micro_kernel<2, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta);
+}
+
+// Work split: the output is cut into a grid of row groups x column groups, one task per cell,
+// and each task runs the whole K loop for its cell, packing the B panels (and, if it pays, the
+// A blocks) it needs into its own thread's buffers. So there is no barrier between packing and
+// products, and the only cost of the split is that B is packed once per row group and A once per
+// column group.
+struct Grid {
+  int row_groups = 1, col_groups = 1;
+  int panel_rows = 0, panels = 0;  // MR-row panels of C per row group, NR-column panels per column group
+};
+
+// A is packed only when it is transposed: op(A)'s MR rows are then one short run per k (a new
+// cache line per k when read in place), while packing them is a copy of contiguous runs. An
+// untransposed A is read in place: its MR rows are MR streams the prefetcher follows, and packing
+// them measured no faster (up to 2048^3) while costing a transposition per block.
+constexpr int kPackAMinCols = 2 * NR;
+bool pack_a_for(const Operand& a, int cols) { return a.trans && cols >= kPackAMinCols; }
+
+Grid choose_grid(const Operand& a, int M, int N, int K, int threads) {
+  const int row_panels = (M + MR - 1) / MR, col_panels = (N + NR - 1) / NR;
+  Grid best;
+  double best_cost = -1;
+  for (int rg = 1; rg <= threads; ++rg) {
+    if (threads % rg) continue;
+    const int cg = threads / rg;
+    if (rg > row_panels || cg > col_panels) continue;
+    const int pr = (row_panels + rg - 1) / rg, pc = (col_panels + cg - 1) / cg;
+    const double rows = double(pr) * MR, cols = double(pc) * NR;
+    // The busiest task: its products plus what it packs (a packed float costs about as much as
+    // 16 flops of the kernel: a load and a store against 32 FMA lanes per cycle).
+    double cost = 2.0 * rows * cols * K + 16.0 * K * cols;
+    if (pack_a_for(a, int(cols))) cost += 16.0 * K * rows;
+    if (best_cost < 0 || cost < best_cost) {
+      best_cost = cost;
+      best = Grid{rg, cg, pr, pc};
     }
-    if (edge)
-      micro_kernel_any(kc, edge, 1, MR, bp, C + std::size_t(i0 + full_rows) * ldc + j_base + j, ldc, mc - full_rows,
-                   cols, alpha, beta);
+  }
+  return best;
+}
+
+// Rows [i0, i1) x columns [j0, j1) of C (j0 a multiple of NR, so the panels and with them the
+// edge tiles are the same whatever the grid). Loop order as in BLIS: NC columns, KC deep,
+// MC rows, then NR-column panels and MR-row panels. The KC x NC block of B is packed per task
+// (in its own thread's buffer) and stays in L2; the MC x KC block of A also stays in L2.
+void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1, int K, float alpha,
+              float beta, float* C, int ldc) {
+  const bool packed_a = pack_a_for(a, j1 - j0);
+  const int mc_step = packed_a ? kMcPacked : MC;
+  for (int jc = j0; jc < j1; jc += NC) {
+    const int nc = std::min(NC, j1 - jc);
+    const int panels = (nc + NR - 1) / NR;
+    float* packed_b = scratch(std::size_t(panels) * KC * NR, 1);
+    for (int p0 = 0; p0 < K; p0 += KC) {
+      const int kc = std::min(KC, K - p0);
+      const float beta_block = p0 == 0 ? beta : 1.0f;
+      for (int jp = 0; jp < panels; ++jp)
+        pack_b_panel(b, jc + jp * NR, nc - jp * NR, p0, kc, packed_b + std::size_t(jp) * kc * NR);
+      for (int ic = i0; ic < i1; ic += mc_step) {
+        const int mc = std::min(mc_step, i1 - ic);
+        const int full_rows = packed_a ? 0 : mc / MR * MR;  // rows read in place
+        float* packed = nullptr;
+        if (full_rows < mc) {
+          packed = scratch(std::size_t(kMcPacked) * KC, 0);
+          pack_a(a, ic + full_rows, mc - full_rows, p0, kc, packed);
+        }
+        const int a_row = a.trans ? 1 : a.ld, a_k = a.trans ? a.ld : 1;
+        for (int jp = 0; jp < panels; ++jp) {
+          const int j = jc + jp * NR;
+          const int cols = std::min(NR, nc - jp * NR);
+          const float* bp = packed_b + std::size_t(jp) * kc * NR;
+          for (int ir = 0; ir < full_rows; ir += MR) {
+            const float* ap = a.trans ? a.data + std::size_t(p0) * a.ld + (ic + ir)
+                                      : a.data + std::size_t(ic + ir) * a.ld + p0;
+            micro_kernel_any(kc, ap, a_row, a_k, bp, C + std::size_t(ic + ir) * ldc + j, ldc, MR, cols, alpha,
+                             beta_block);
+          }
+          for (int ir = full_rows; ir < mc; ir += MR)
+            micro_kernel_packed(kc, packed + std::size_t(ir - full_rows) * kc, bp,
+                                C + std::size_t(ic + ir) * ldc + j, ldc, std::min(MR, mc - ir), cols, alpha,
+                                beta_block);
+        }
+      }
+    }
   }
 }
 
@@ -203,40 +280,20 @@ void packed_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
   const Operand a{A, lda, trans_a};
   const Operand b{B, ldb, trans_b};
   const double flops = 2.0 * M * N * K;
-  const int threads = inside_parallel_region() ? 1 : num_threads();
-  const bool parallel = threads > 1 && flops >= 2 * kMinFlopsPerThread;
-
-  for (int j0 = 0; j0 < N; j0 += NC) {
-    const int nc = std::min(NC, N - j0);
-    const int panels = (nc + NR - 1) / NR;
-    for (int p0 = 0; p0 < K; p0 += KC) {
-      const int kc = std::min(KC, K - p0);
-      const float beta_block = p0 == 0 ? beta : 1.0f;
-      float* packed_b = scratch(std::size_t(panels) * kc * NR, 1);
-      const auto pack_panel = [&](std::size_t jp) {
-        pack_b_panel(b, j0 + int(jp) * NR, nc - int(jp) * NR, p0, kc, packed_b + jp * std::size_t(kc) * NR);
-      };
-      const int row_blocks = (M + MC - 1) / MC;
-      if (!parallel) {
-        for (int jp = 0; jp < panels; ++jp) pack_panel(std::size_t(jp));
-        for (int i0 = 0; i0 < M; i0 += MC)
-          compute_tile(a, i0, std::min(MC, M - i0), p0, kc, packed_b, j0, nc, 0, panels, alpha, beta_block, C, ldc);
-        continue;
-      }
-      parallel_for(std::size_t(panels), pack_panel);
-      // Enough row blocks: one task per block. Few rows (e.g. M = 64 features): split columns too,
-      // each task repacking its rows of A (cheap next to the kc x mc x 32-column products).
-      const int col_groups = row_blocks >= 2 * threads ? 1 : std::min(panels, (2 * threads + row_blocks - 1) / row_blocks);
-      const int panels_per_group = (panels + col_groups - 1) / col_groups;
-      parallel_for(std::size_t(row_blocks) * col_groups, [&](std::size_t task) {
-        const int rb = int(task) / col_groups, cg = int(task) % col_groups;
-        const int i0 = rb * MC;
-        const int jp0 = cg * panels_per_group, jp1 = std::min(panels, jp0 + panels_per_group);
-        if (jp0 < jp1)
-          compute_tile(a, i0, std::min(MC, M - i0), p0, kc, packed_b, j0, nc, jp0, jp1, alpha, beta_block, C, ldc);
-      });
-    }
-  }
+  const int pool = inside_parallel_region() ? 1 : num_threads();
+  const int threads = flops >= 2 * kMinFlopsPerThread ? std::max(1, pool) : 1;
+  const Grid g = choose_grid(a, M, N, K, threads);
+  const auto task = [&](std::size_t t) {
+    const int rg = int(t) / g.col_groups, cg = int(t) % g.col_groups;
+    const int i0 = std::min(M, rg * g.panel_rows * MR), i1 = std::min(M, i0 + g.panel_rows * MR);
+    const int j0 = std::min(N, cg * g.panels * NR), j1 = std::min(N, j0 + g.panels * NR);
+    if (i0 < i1 && j0 < j1) run_task(a, b, i0, i1, j0, j1, K, alpha, beta, C, ldc);
+  };
+  const int tasks = g.row_groups * g.col_groups;
+  if (tasks == 1)
+    task(0);
+  else
+    parallel_for(std::size_t(tasks), task);
 }
 
 }  // namespace pf
