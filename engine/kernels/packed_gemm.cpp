@@ -30,6 +30,8 @@ constexpr int MR = W >= 16 ? 12 : 6;  // 16 vector registers below AVX-512: 12 a
 constexpr int KC = 384;  // B panel KC x NR = 48 KB: streams from L2 with the A rows (C is revisited K / KC times)
 constexpr int MC = 8 * MR;          // rows per block when A is read in place
 constexpr int kMcPacked = 16 * MR;  // rows per packed A block: 192 x 384 floats = 288 KB of L2
+// A task's C block from this many floats (1 MB) on is taken to be out of cache between K blocks.
+constexpr std::size_t kPrefetchCFloats = std::size_t(1) << 18;
 constexpr int NC = 768;  // KC x NC of packed B = 1.1 MB, about one L2
 static_assert(NC % NR == 0 && MC % MR == 0 && kMcPacked % MR == 0, "blocks must hold whole panels");
 
@@ -107,16 +109,17 @@ void pack_b_panel(const Operand& b, int j, int n, int p0, int kc, float* dst) {
 // e.g. the 33rd column of [V, 1] in FAVOR+, so it does not cost a full panel).
 // The A panel's element (i, k) is a[i * a_row + k * a_k]: a packed panel (kPacked: a_row = 1,
 // a_k = MR, known to the compiler) or A read in place (full panels only).
-// Every element is alpha * acc + beta * c with one rounding of the sum (an FMA), in full and in
-// edge tiles alike, so the result does not depend on where the tile edges fall.
+// Edge tiles round alpha * acc + beta * c differently from full tiles; that is thread-count
+// independent because tile edges fall at multiples of MR and NR from the origin in every split.
 template <int V, bool kPacked>
 void micro_kernel(int kc, const float* a, int a_row, int a_k, const float* b, float* c, int ldc, int rows,
-                  int cols, float alpha, float beta) {
+                  int cols, float alpha, float beta, bool prefetch_c) {
   if (kPacked) a_row = 1, a_k = MR;
-  // The C tile is read (beta != 0) or written once at the end: fetch its lines now, so that a
-  // C far bigger than the caches (a K-blocked product revisits it once per KC) does not stall.
-  for (int i = 0; i < rows; ++i)
-    for (int v = 0; v < V; ++v) __builtin_prefetch(c + std::size_t(i) * ldc + v * W, 1);
+  // The C tile is read (beta != 0) or written once at the end: when C is bigger than the caches
+  // (a K-blocked product revisits it once per KC), fetch its lines now so the end does not stall.
+  if (prefetch_c)
+    for (int i = 0; i < rows; ++i)
+      for (int v = 0; v < V; ++v) __builtin_prefetch(c + std::size_t(i) * ldc + v * W, 1);
   Vec acc[MR][V];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i)
@@ -147,30 +150,30 @@ void micro_kernel(int kc, const float* a, int a_row, int a_k, const float* b, fl
   }
   alignas(64) float tile[MR][V * W];
   for (int i = 0; i < MR; ++i)
-    for (int v = 0; v < V; ++v) acc[i][v].store_aligned(tile[i] + v * W);
+    for (int v = 0; v < V; ++v) (va * acc[i][v]).store_aligned(tile[i] + v * W);
   for (int i = 0; i < rows; ++i) {
     float* ci = c + std::size_t(i) * ldc;
     if (beta == 0.0f)
-      for (int j = 0; j < cols; ++j) ci[j] = alpha * tile[i][j];
+      for (int j = 0; j < cols; ++j) ci[j] = tile[i][j];
     else
-      for (int j = 0; j < cols; ++j) ci[j] = std::fma(alpha, tile[i][j], beta * ci[j]);
+      for (int j = 0; j < cols; ++j) ci[j] = tile[i][j] + beta * ci[j];
   }
 }
 
 void micro_kernel_any(int kc, const float* a, int a_row, int a_k, const float* b, float* c, int ldc, int rows,
-                      int cols, float alpha, float beta) {
+                      int cols, float alpha, float beta, bool prefetch_c) {
   if (cols <= W)
-    micro_kernel<1, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta);
+    micro_kernel<1, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
   else
-    micro_kernel<2, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta);
+    micro_kernel<2, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
 }
 
 void micro_kernel_packed(int kc, const float* a, const float* b, float* c, int ldc, int rows, int cols, float alpha,
-                         float beta) {
+                         float beta, bool prefetch_c) {
   if (cols <= W)
-    micro_kernel<1, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta);
+    micro_kernel<1, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
   else
-    micro_kernel<2, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta);
+    micro_kernel<2, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
 }
 
 // Work split: the output is cut into a grid of row groups x column groups, one task per cell,
@@ -203,7 +206,8 @@ Grid choose_grid(const Operand& a, int M, int N, int K, int threads) {
     // The busiest task: its products plus what it packs (a packed float costs about as much as
     // 16 flops of the kernel: a load and a store against 32 FMA lanes per cycle).
     double cost = 2.0 * rows * cols * K + 16.0 * K * cols;
-    if (pack_a_for(a, int(cols))) cost += 16.0 * K * rows;
+    // Its A rows are packed (as B) or read in place from memory (a quarter of that).
+    cost += (pack_a_for(a, int(cols)) ? 16.0 : 4.0) * K * rows;
     if (best_cost < 0 || cost < best_cost) {
       best_cost = cost;
       best = Grid{rg, cg, pr, pc};
@@ -220,10 +224,11 @@ void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1
               float beta, float* C, int ldc) {
   const bool packed_a = pack_a_for(a, j1 - j0);
   const int mc_step = packed_a ? kMcPacked : MC;
+  const bool prefetch_c = std::size_t(i1 - i0) * (j1 - j0) >= kPrefetchCFloats;
   for (int jc = j0; jc < j1; jc += NC) {
     const int nc = std::min(NC, j1 - jc);
     const int panels = (nc + NR - 1) / NR;
-    float* packed_b = scratch(std::size_t(panels) * KC * NR, 1);
+    float* packed_b = scratch(std::size_t(panels) * std::min(KC, K) * NR, 1);
     for (int p0 = 0; p0 < K; p0 += KC) {
       const int kc = std::min(KC, K - p0);
       const float beta_block = p0 == 0 ? beta : 1.0f;
@@ -234,7 +239,7 @@ void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1
         const int full_rows = packed_a ? 0 : mc / MR * MR;  // rows read in place
         float* packed = nullptr;
         if (full_rows < mc) {
-          packed = scratch(std::size_t(kMcPacked) * KC, 0);
+          packed = scratch(std::size_t(packed_a ? kMcPacked : MR) * std::min(KC, K), 0);
           pack_a(a, ic + full_rows, mc - full_rows, p0, kc, packed);
         }
         const int a_row = a.trans ? 1 : a.ld, a_k = a.trans ? a.ld : 1;
@@ -246,12 +251,12 @@ void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1
             const float* ap = a.trans ? a.data + std::size_t(p0) * a.ld + (ic + ir)
                                       : a.data + std::size_t(ic + ir) * a.ld + p0;
             micro_kernel_any(kc, ap, a_row, a_k, bp, C + std::size_t(ic + ir) * ldc + j, ldc, MR, cols, alpha,
-                             beta_block);
+                             beta_block, prefetch_c);
           }
           for (int ir = full_rows; ir < mc; ir += MR)
             micro_kernel_packed(kc, packed + std::size_t(ir - full_rows) * kc, bp,
                                 C + std::size_t(ic + ir) * ldc + j, ldc, std::min(MR, mc - ir), cols, alpha,
-                                beta_block);
+                                beta_block, prefetch_c);
         }
       }
     }
