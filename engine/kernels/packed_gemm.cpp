@@ -70,8 +70,12 @@ void pack_a(const Operand& a, int i0, int mc, int p0, int kc, float* dst) {
       for (int k = 0; k < kc; ++k) {
         const float* src = a.data + std::size_t(p0 + k) * a.ld + (i0 + ir);
         float* d = dst + k * MR;
-        std::memcpy(d, src, sizeof(float) * rows);
-        std::fill(d + rows, d + MR, 0.0f);
+        if (rows == MR) {  // a fixed-length copy the compiler turns into vector moves
+          for (int r = 0; r < MR; ++r) d[r] = src[r];
+        } else {
+          for (int r = 0; r < rows; ++r) d[r] = src[r];
+          for (int r = rows; r < MR; ++r) d[r] = 0.0f;
+        }
       }
     } else {  // op(A)(i, k) = A[i * lda + k]: each row is contiguous in k
       for (int r = 0; r < rows; ++r) {
@@ -94,12 +98,18 @@ void pack_b_panel(const Operand& b, int j, int n, int p0, int kc, float* dst) {
     }
     for (int c = cols; c < NR; ++c)
       for (int k = 0; k < kc; ++k) dst[k * NR + c] = 0.0f;
-  } else {  // op(B)(k, j) = B[k * ldb + j]: each k reads `cols` contiguous values
+  } else if (cols == NR) {  // op(B)(k, j) = B[k * ldb + j]: each k reads NR contiguous values
+    for (int k = 0; k < kc; ++k) {
+      const float* src = b.data + std::size_t(p0 + k) * b.ld + j;
+      for (int v = 0; v < NR / W; ++v) Vec::load_unaligned(src + v * W).store_aligned(dst + k * NR + v * W);
+    }
+  } else {  // a ragged panel: plain loops (a memcpy and a fill per k cost more than the copy)
+    const int width = cols <= W ? W : NR;  // the kernel reads only the first vector of a V = 1 panel
     for (int k = 0; k < kc; ++k) {
       const float* src = b.data + std::size_t(p0 + k) * b.ld + j;
       float* d = dst + k * NR;
-      std::memcpy(d, src, sizeof(float) * cols);
-      std::fill(d + cols, d + NR, 0.0f);
+      for (int c = 0; c < cols; ++c) d[c] = src[c];
+      for (int c = cols; c < width; ++c) d[c] = 0.0f;
     }
   }
 }
