@@ -135,7 +135,6 @@ void micro_kernel(int kc, const float* a, int a_row, int a_k, const float* b, fl
   for (int i = 0; i < MR; ++i)
     for (int v = 0; v < V; ++v) acc[i][v] = Vec(0.0f);
   for (int k = 0; k < kc; ++k, a += a_k, b += NR) {
-    if (kPacked) __builtin_prefetch(a + 8 * MR);  // the packed A block comes from L2
     Vec bk[V];
     for (int v = 0; v < V; ++v) bk[v] = Vec::load_aligned(b + v * W);
 #pragma GCC unroll 12
