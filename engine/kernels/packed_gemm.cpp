@@ -1,12 +1,17 @@
 // Goto/BLIS-style GEMM in three layers:
-//   1. B is packed in blocks of KC rows into panels NR columns wide (a panel: KC x NR, k-major),
-//   2. A is read in place, MR rows at a time (a ragged last panel is packed and zero-padded),
+//   1. B is packed in blocks of KC rows x NC columns into panels NR columns wide (a panel:
+//      KC x NR, k-major),
+//   2. A is read in place MR rows at a time, or, when transposed (op(A)'s rows are then strided
+//      runs), packed in blocks of kMcPacked x KC into MR-row panels; a ragged last panel is
+//      always packed and zero-padded,
 //   3. a micro-kernel keeps an MR x NR tile of C in vector registers and, for each k, adds
 //      the outer product of one A panel column (MR broadcasts) and one B panel row (2 vectors).
 // With AVX-512 (16 floats per vector) MR x NR = 12 x 32: 24 accumulators + 3 operands fill 27
-// of the 32 registers, and each k does 24 FMAs for 2 loads and 12 broadcasts. The B panel
-// (KC x NR = 32 KB) stays in L1 while the rows of A stream through.
+// of the 32 registers, and each k does 24 FMAs for 2 loads and 12 broadcasts.
 // Edge tiles are zero-padded when packed, computed in full, and only their valid part stored.
+// Threads: the output is cut into one cell per thread (rows or columns, whichever packs less
+// twice), each running the whole K loop, so the sum over k of every C element runs in the same
+// order, KC block after KC block, whatever the thread count.
 #include "engine/kernels/packed_gemm.hpp"
 
 #include <algorithm>
@@ -206,10 +211,8 @@ Grid choose_grid(const Operand& a, int M, int N, int K, int threads) {
   const int row_panels = (M + MR - 1) / MR, col_panels = (N + NR - 1) / NR;
   Grid best;
   double best_cost = -1;
-  for (int rg = 1; rg <= threads; ++rg) {
-    if (threads % rg) continue;
-    const int cg = threads / rg;
-    if (rg > row_panels || cg > col_panels) continue;
+  for (int r = 1; r <= threads; ++r) {  // at most `threads` cells, no more groups than panels
+    const int rg = std::min(r, row_panels), cg = std::min(threads / r, col_panels);
     const int pr = (row_panels + rg - 1) / rg, pc = (col_panels + cg - 1) / cg;
     const double rows = double(pr) * MR, cols = double(pc) * NR;
     // The busiest task: its products plus what it packs (a packed float costs about as much as

@@ -106,7 +106,8 @@ TEST_CASE("packed_sgemm gives bit-identical results on 1, 2 and 3 threads", "[en
   for (const Case c : {Case{false, false, 700, 300, 520, 0, 1.0f, 0.0f}, Case{true, true, 64, 900, 300, 1, 1.0f, 1.0f},
                        Case{false, true, 1000, 40, 100, 0, 1.0f, 0.0f}, Case{false, false, 256, 256, 256, 0, 1.0f, 0.0f},
                        Case{true, false, 301, 800, 400, 2, 0.5f, -1.0f}, Case{false, false, 37, 1601, 800, 3, 2.0f, 0.5f},
-                       Case{true, true, 500, 130, 1000, 0, 1.0f, 1.0f}}) {
+                       Case{true, true, 500, 130, 1000, 0, 1.0f, 1.0f}, Case{false, false, 12, 64, 3000, 0, 1.0f, 0.0f},
+                       Case{false, true, 1, 1, 2100000, 0, 1.0f, 0.0f}, Case{true, false, 25, 2000, 90, 0, 1.0f, 0.0f}}) {
     INFO("ta=" << c.ta << " tb=" << c.tb << " M=" << c.M << " N=" << c.N << " K=" << c.K);
     std::vector<float> one, other;
     set_num_threads(1);
