@@ -11,7 +11,7 @@
 // Edge tiles are zero-padded when packed, computed in full, and only their valid part stored.
 // Threads: the output is cut into one cell per thread (rows or columns, whichever packs less
 // twice), each running the whole K loop, so the sum over k of every C element runs in the same
-// order, KC block after KC block, whatever the thread count.
+// order, K block after K block, whatever the thread count.
 #include "engine/kernels/packed_gemm.hpp"
 
 #include <algorithm>
@@ -237,12 +237,15 @@ void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1
   const bool packed_a = pack_a_for(a, j1 - j0);
   const int mc_step = packed_a ? kMcPacked : MC;
   const bool prefetch_c = std::size_t(i1 - i0) * (j1 - j0) >= kPrefetchCFloats;
+  // K in equal blocks of at most KC (512 = 2 x 256, not 384 + 128: a short block pays the C
+  // tile's load and store for few FMAs). It depends on K alone, so the order of every sum too.
+  const int k_blocks = (K + KC - 1) / KC, kc_step = (K + k_blocks - 1) / k_blocks;
   for (int jc = j0; jc < j1; jc += NC) {
     const int nc = std::min(NC, j1 - jc);
     const int panels = (nc + NR - 1) / NR;
-    float* packed_b = scratch(std::size_t(panels) * std::min(KC, K) * NR, 1);
-    for (int p0 = 0; p0 < K; p0 += KC) {
-      const int kc = std::min(KC, K - p0);
+    float* packed_b = scratch(std::size_t(panels) * kc_step * NR, 1);
+    for (int p0 = 0; p0 < K; p0 += kc_step) {
+      const int kc = std::min(kc_step, K - p0);
       const float beta_block = p0 == 0 ? beta : 1.0f;
       for (int jp = 0; jp < panels; ++jp)
         pack_b_panel(b, jc + jp * NR, nc - jp * NR, p0, kc, packed_b + std::size_t(jp) * kc * NR);
@@ -251,7 +254,7 @@ void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1
         const int full_rows = packed_a ? 0 : mc / MR * MR;  // rows read in place
         float* packed = nullptr;
         if (full_rows < mc) {
-          packed = scratch(std::size_t(packed_a ? kMcPacked : MR) * std::min(KC, K), 0);
+          packed = scratch(std::size_t(packed_a ? kMcPacked : MR) * kc_step, 0);
           pack_a(a, ic + full_rows, mc - full_rows, p0, kc, packed);
         }
         const int a_row = a.trans ? 1 : a.ld, a_k = a.trans ? a.ld : 1;
