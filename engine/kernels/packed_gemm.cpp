@@ -69,27 +69,28 @@ struct Operand {
 
 // Packs rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into ceil(mc/MR) panels of kc x MR.
 void pack_a(const Operand& a, int i0, int mc, int p0, int kc, float* dst) {
-  for (int ir = 0; ir < mc; ir += MR, dst += kc * MR) {
-    const int rows = std::min(MR, mc - ir);
-    if (a.trans) {  // op(A)(i, k) = A[k * lda + i]: each k reads `rows` contiguous values
-      for (int k = 0; k < kc; ++k) {
-        const float* src = a.data + std::size_t(p0 + k) * a.ld + (i0 + ir);
-        float* d = dst + k * MR;
-        if (rows == MR) {  // a fixed-length copy the compiler turns into vector moves
-          for (int r = 0; r < MR; ++r) d[r] = src[r];
-        } else {
-          for (int r = 0; r < rows; ++r) d[r] = src[r];
-          for (int r = rows; r < MR; ++r) d[r] = 0.0f;
-        }
+  if (a.trans) {  // op(A)(i, k) = A[k * lda + i]: each k reads mc contiguous values
+    for (int k = 0; k < kc; ++k) {
+      const float* src = a.data + std::size_t(p0 + k) * a.ld + i0;
+      float* d = dst + k * MR;
+      int ir = 0;
+      for (; ir + MR <= mc; ir += MR, d += std::size_t(kc) * MR)  // fixed-length copies: vector moves
+        for (int r = 0; r < MR; ++r) d[r] = src[ir + r];
+      if (ir < mc) {
+        for (int r = 0; r < mc - ir; ++r) d[r] = src[ir + r];
+        for (int r = mc - ir; r < MR; ++r) d[r] = 0.0f;
       }
-    } else {  // op(A)(i, k) = A[i * lda + k]: each row is contiguous in k
-      for (int r = 0; r < rows; ++r) {
-        const float* src = a.data + std::size_t(i0 + ir + r) * a.ld + p0;
-        for (int k = 0; k < kc; ++k) dst[k * MR + r] = src[k];
-      }
-      for (int r = rows; r < MR; ++r)
-        for (int k = 0; k < kc; ++k) dst[k * MR + r] = 0.0f;
     }
+    return;
+  }
+  for (int ir = 0; ir < mc; ir += MR, dst += kc * MR) {  // op(A)(i, k) = A[i * lda + k]: rows contiguous in k
+    const int rows = std::min(MR, mc - ir);
+    for (int r = 0; r < rows; ++r) {
+      const float* src = a.data + std::size_t(i0 + ir + r) * a.ld + p0;
+      for (int k = 0; k < kc; ++k) dst[k * MR + r] = src[k];
+    }
+    for (int r = rows; r < MR; ++r)
+      for (int k = 0; k < kc; ++k) dst[k * MR + r] = 0.0f;
   }
 }
 

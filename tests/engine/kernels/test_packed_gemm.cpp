@@ -72,7 +72,8 @@ double worst_scaled_error(const Case& c, unsigned seed, std::vector<float>* out 
 
 TEST_CASE("packed_sgemm matches a double-precision product on edge and block-crossing shapes",
           "[engine][gemm]") {
-  // Sizes straddle the register tile (12 x 32 with AVX-512), the K block (384), the row blocks
+  // Sizes straddle the register tile (12 x 32 with AVX-512), the K blocks (K cut into equal
+  // blocks of at most 384: 385 = 193 + 192, 769 = 3 x 257), the row blocks
   // (96 rows read in place, 192 rows of a packed transposed A) and the column block (768).
   const int sizes[][3] = {{1, 1, 1},      {1, 33, 7},    {13, 1, 5},     {12, 32, 256}, {13, 33, 257},
                           {25, 65, 3},    {241, 47, 70}, {64, 33, 256},  {300, 200, 600}, {97, 769, 385},
