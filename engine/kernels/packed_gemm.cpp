@@ -241,8 +241,12 @@ void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1
   // K in equal blocks of at most KC (512 = 2 x 256, not 384 + 128: a short block pays the C
   // tile's load and store for few FMAs). It depends on K alone, so the order of every sum too.
   const int k_blocks = (K + KC - 1) / KC, kc_step = (K + k_blocks - 1) / k_blocks;
-  for (int jc = j0; jc < j1; jc += NC) {
-    const int nc = std::min(NC, j1 - jc);
+  // Columns likewise in equal blocks of at most NC, each a whole number of panels (so tile
+  // edges stay at multiples of NR from column 0).
+  const int n_blocks = (j1 - j0 + NC - 1) / NC;
+  const int nc_step = ((j1 - j0 + n_blocks - 1) / n_blocks + NR - 1) / NR * NR;
+  for (int jc = j0; jc < j1; jc += nc_step) {
+    const int nc = std::min(nc_step, j1 - jc);
     const int panels = (nc + NR - 1) / NR;
     float* packed_b = scratch(std::size_t(panels) * kc_step * NR, 1);
     for (int p0 = 0; p0 < K; p0 += kc_step) {
