@@ -208,24 +208,37 @@ struct Grid {
 constexpr int kPackAMinCols = 2 * NR;
 bool pack_a_for(const Operand& a, int cols) { return a.trans && cols >= kPackAMinCols; }
 
+// Small products get up to 4 cells per thread, handed out as threads come: the calling thread
+// starts at once while a worker wakes (~10 us), and a thread slowed by a busy core takes fewer.
+constexpr double kSmallFlopsPerThread = 2.56e8;
+constexpr double kMoreCellsTolerance = 1.05;
+constexpr std::size_t kAInL2Floats = std::size_t(1) << 17;  // more cells if the busiest thread costs <= 5% more
+
 Grid choose_grid(const Operand& a, int M, int N, int K, int threads) {
   const int row_panels = (M + MR - 1) / MR, col_panels = (N + NR - 1) / NR;
+  const int max_cells = threads > 1 && 2.0 * M * N * K < kSmallFlopsPerThread * threads ? 4 * threads : threads;
   Grid best;
   double best_cost = -1;
-  for (int r = 1; r <= threads; ++r) {  // at most `threads` cells, no more groups than panels
-    const int rg = std::min(r, row_panels), cg = std::min(threads / r, col_panels);
-    const int pr = (row_panels + rg - 1) / rg, pc = (col_panels + cg - 1) / cg;
-    const double rows = double(pr) * MR, cols = double(pc) * NR;
-    // The busiest task: its products plus what it packs (a packed float costs about as much as
-    // 16 flops of the kernel: a load and a store against 32 FMA lanes per cycle).
-    double cost = 2.0 * rows * cols * K + 16.0 * K * cols;
-    // Its A rows are packed (as B) or read in place from memory (a quarter of that).
-    cost += (pack_a_for(a, int(cols)) ? 16.0 : 4.0) * K * rows;
-    if (best_cost < 0 || cost < best_cost) {
-      best_cost = cost;
-      best = Grid{rg, cg, pr, pc};
+  for (int cells = threads; cells <= max_cells; cells *= 2)
+    for (int r = 1; r <= cells; ++r) {  // at most `cells` cells, no more groups than panels
+      const int rg = std::min(r, row_panels), cg = std::min(cells / r, col_panels);
+      const int pr = (row_panels + rg - 1) / rg, pc = (col_panels + cg - 1) / cg;
+      const double rows = double(pr) * MR, cols = double(pc) * NR;
+      // A task: its products plus what it packs (a packed float costs about as much as 16 flops
+      // of the kernel: a load and a store against 32 FMA lanes per cycle) ...
+      double cost = 2.0 * rows * cols * K + 16.0 * K * cols;
+      // ... with its A rows packed (as B) or read in place: from L2 when they fit in half of it
+      // (a quarter of a packed float), else from memory (as much). The busiest thread runs
+      // ceil(cells / threads) tasks.
+      const bool a_in_l2 = rows * K <= double(kAInL2Floats);
+      cost += (pack_a_for(a, int(cols)) || !a_in_l2 ? 16.0 : 4.0) * K * rows;
+      cost *= (rg * cg + threads - 1) / threads;
+      const bool more_cells = best_cost >= 0 && rg * cg > best.row_groups * best.col_groups;
+      if (best_cost < 0 || cost < best_cost || (more_cells && cost <= best_cost * kMoreCellsTolerance)) {
+        best_cost = std::min(cost, best_cost < 0 ? cost : best_cost);
+        best = Grid{rg, cg, pr, pc};
+      }
     }
-  }
   return best;
 }
 
