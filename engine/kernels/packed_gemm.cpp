@@ -9,9 +9,10 @@
 // With AVX-512 (16 floats per vector) MR x NR = 12 x 32: 24 accumulators + 3 operands fill 27
 // of the 32 registers, and each k does 24 FMAs for 2 loads and 12 broadcasts.
 // Edge tiles are zero-padded when packed, computed in full, and only their valid part stored.
-// Threads: the output is cut into one cell per thread (rows or columns, whichever packs less
-// twice), each running the whole K loop, so the sum over k of every C element runs in the same
-// order, K block after K block, whatever the thread count.
+// Threads: the output is cut into a grid of cells (row groups x column groups, by a cost model:
+// one cell per thread for large products, up to four for small ones), each running the whole K
+// loop, so the sum over k of every C element runs in the same order, K block after K block,
+// whatever the thread count and the grid.
 #include "engine/kernels/packed_gemm.hpp"
 
 #include <algorithm>
