@@ -16,9 +16,7 @@
 #include "engine/kernels/packed_gemm.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <new>
 
