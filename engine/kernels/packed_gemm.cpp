@@ -1,17 +1,22 @@
 // Goto/BLIS-style GEMM in three layers:
-//   1. B is packed in blocks of KC rows into panels NR columns wide (a panel: KC x NR, k-major),
-//   2. A is read in place, MR rows at a time (a ragged last panel is packed and zero-padded),
+//   1. B is packed in blocks of KC rows x NC columns into panels NR columns wide (a panel:
+//      KC x NR, k-major),
+//   2. A is read in place MR rows at a time, or, when transposed (op(A)'s rows are then strided
+//      runs), packed in blocks of kMcPacked x KC into MR-row panels; a ragged last panel is
+//      always packed and zero-padded,
 //   3. a micro-kernel keeps an MR x NR tile of C in vector registers and, for each k, adds
 //      the outer product of one A panel column (MR broadcasts) and one B panel row (2 vectors).
 // With AVX-512 (16 floats per vector) MR x NR = 12 x 32: 24 accumulators + 3 operands fill 27
-// of the 32 registers, and each k does 24 FMAs for 2 loads and 12 broadcasts. The B panel
-// (KC x NR = 32 KB) stays in L1 while the rows of A stream through.
+// of the 32 registers, and each k does 24 FMAs for 2 loads and 12 broadcasts.
 // Edge tiles are zero-padded when packed, computed in full, and only their valid part stored.
+// Threads: the output is cut into a grid of cells (row groups x column groups, by a cost model:
+// one cell per thread for large products, up to four for small ones), each running the whole K
+// loop, so the sum over k of every C element runs in the same order, K block after K block,
+// whatever the thread count and the grid.
 #include "engine/kernels/packed_gemm.hpp"
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <new>
 
@@ -26,10 +31,13 @@ using Vec = xsimd::batch<float>;
 constexpr int W = int(Vec::size);
 constexpr int NR = 2 * W;
 constexpr int MR = W >= 16 ? 12 : 6;  // 16 vector registers below AVX-512: 12 accumulators
-constexpr int KC = 256;
-constexpr int MC = 8 * MR;  // A is read in place: MC only sets the parallel grain
-constexpr int NC = 1024;
-static_assert(NC % NR == 0 && MC % MR == 0, "blocks must hold whole panels");
+constexpr int KC = 384;  // B panel KC x NR = 48 KB: streams from L2 with the A rows (C is revisited K / KC times)
+constexpr int MC = 8 * MR;          // rows per block when A is read in place
+constexpr int kMcPacked = 16 * MR;  // rows per packed A block: 192 x 384 floats = 288 KB of L2
+// A task's C block from this many floats (1 MB) on is taken to be out of cache between K blocks.
+constexpr std::size_t kPrefetchCFloats = std::size_t(1) << 18;
+constexpr int NC = 768;  // KC x NC of packed B = 1.1 MB, about one L2
+static_assert(NC % NR == 0 && MC % MR == 0 && kMcPacked % MR == 0, "blocks must hold whole panels");
 
 // Products smaller than this run on the calling thread: waking a worker costs ~10 us.
 constexpr double kMinFlopsPerThread = 2.0e6;
@@ -60,23 +68,28 @@ struct Operand {
 
 // Packs rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into ceil(mc/MR) panels of kc x MR.
 void pack_a(const Operand& a, int i0, int mc, int p0, int kc, float* dst) {
-  for (int ir = 0; ir < mc; ir += MR, dst += kc * MR) {
-    const int rows = std::min(MR, mc - ir);
-    if (a.trans) {  // op(A)(i, k) = A[k * lda + i]: each k reads `rows` contiguous values
-      for (int k = 0; k < kc; ++k) {
-        const float* src = a.data + std::size_t(p0 + k) * a.ld + (i0 + ir);
-        float* d = dst + k * MR;
-        std::memcpy(d, src, sizeof(float) * rows);
-        std::fill(d + rows, d + MR, 0.0f);
+  if (a.trans) {  // op(A)(i, k) = A[k * lda + i]: each k reads mc contiguous values
+    for (int k = 0; k < kc; ++k) {
+      const float* src = a.data + std::size_t(p0 + k) * a.ld + i0;
+      float* d = dst + k * MR;
+      int ir = 0;
+      for (; ir + MR <= mc; ir += MR, d += std::size_t(kc) * MR)  // fixed-length copies: vector moves
+        for (int r = 0; r < MR; ++r) d[r] = src[ir + r];
+      if (ir < mc) {
+        for (int r = 0; r < mc - ir; ++r) d[r] = src[ir + r];
+        for (int r = mc - ir; r < MR; ++r) d[r] = 0.0f;
       }
-    } else {  // op(A)(i, k) = A[i * lda + k]: each row is contiguous in k
-      for (int r = 0; r < rows; ++r) {
-        const float* src = a.data + std::size_t(i0 + ir + r) * a.ld + p0;
-        for (int k = 0; k < kc; ++k) dst[k * MR + r] = src[k];
-      }
-      for (int r = rows; r < MR; ++r)
-        for (int k = 0; k < kc; ++k) dst[k * MR + r] = 0.0f;
     }
+    return;
+  }
+  for (int ir = 0; ir < mc; ir += MR, dst += kc * MR) {  // op(A)(i, k) = A[i * lda + k]: rows contiguous in k
+    const int rows = std::min(MR, mc - ir);
+    for (int r = 0; r < rows; ++r) {
+      const float* src = a.data + std::size_t(i0 + ir + r) * a.ld + p0;
+      for (int k = 0; k < kc; ++k) dst[k * MR + r] = src[k];
+    }
+    for (int r = rows; r < MR; ++r)
+      for (int k = 0; k < kc; ++k) dst[k * MR + r] = 0.0f;
   }
 }
 
@@ -90,12 +103,18 @@ void pack_b_panel(const Operand& b, int j, int n, int p0, int kc, float* dst) {
     }
     for (int c = cols; c < NR; ++c)
       for (int k = 0; k < kc; ++k) dst[k * NR + c] = 0.0f;
-  } else {  // op(B)(k, j) = B[k * ldb + j]: each k reads `cols` contiguous values
+  } else if (cols == NR) {  // op(B)(k, j) = B[k * ldb + j]: each k reads NR contiguous values
+    for (int k = 0; k < kc; ++k) {
+      const float* src = b.data + std::size_t(p0 + k) * b.ld + j;
+      for (int v = 0; v < NR / W; ++v) Vec::load_unaligned(src + v * W).store_aligned(dst + k * NR + v * W);
+    }
+  } else {  // a ragged panel: plain loops (a memcpy and a fill per k cost more than the copy)
+    const int width = cols <= W ? W : NR;  // the kernel reads only the first vector of a V = 1 panel
     for (int k = 0; k < kc; ++k) {
       const float* src = b.data + std::size_t(p0 + k) * b.ld + j;
       float* d = dst + k * NR;
-      std::memcpy(d, src, sizeof(float) * cols);
-      std::fill(d + cols, d + NR, 0.0f);
+      for (int c = 0; c < cols; ++c) d[c] = src[c];
+      for (int c = cols; c < width; ++c) d[c] = 0.0f;
     }
   }
 }
@@ -103,11 +122,19 @@ void pack_b_panel(const Operand& b, int j, int n, int p0, int kc, float* dst) {
 // C tile (rows x cols valid) = alpha * (A panel . B panel) + beta * C tile, using the first
 // V vectors of each NR-wide B panel row (V = 1 for a ragged last panel of at most W columns,
 // e.g. the 33rd column of [V, 1] in FAVOR+, so it does not cost a full panel).
-// The A panel's element (i, k) is a[i * a_row + k * a_k]: a packed panel (a_row = 1, a_k = MR)
-// or A read in place (full panels only; its MR rows are MR streams the prefetcher follows).
-template <int V>
+// The A panel's element (i, k) is a[i * a_row + k * a_k]: a packed panel (kPacked: a_row = 1,
+// a_k = MR, known to the compiler) or A read in place (full panels only).
+// Edge tiles round alpha * acc + beta * c differently from full tiles; that is thread-count
+// independent because tile edges fall at multiples of MR and NR from the origin in every split.
+template <int V, bool kPacked>
 void micro_kernel(int kc, const float* a, int a_row, int a_k, const float* b, float* c, int ldc, int rows,
-                  int cols, float alpha, float beta) {
+                  int cols, float alpha, float beta, bool prefetch_c) {
+  if (kPacked) a_row = 1, a_k = MR;
+  // The C tile is read (beta != 0) or written once at the end: when C is bigger than the caches
+  // (a K-blocked product revisits it once per KC), fetch its lines now so the end does not stall.
+  if (prefetch_c)
+    for (int i = 0; i < rows; ++i)
+      for (int v = 0; v < V; ++v) __builtin_prefetch(c + std::size_t(i) * ldc + v * W, 1);
   Vec acc[MR][V];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i)
@@ -148,36 +175,123 @@ void micro_kernel(int kc, const float* a, int a_row, int a_k, const float* b, fl
 }
 
 void micro_kernel_any(int kc, const float* a, int a_row, int a_k, const float* b, float* c, int ldc, int rows,
-                      int cols, float alpha, float beta) {
+                      int cols, float alpha, float beta, bool prefetch_c) {
   if (cols <= W)
-    micro_kernel<1>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta);
+    micro_kernel<1, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
   else
-    micro_kernel<2>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta);
+    micro_kernel<2, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
 }
 
-// One work unit: rows [i0, i0+mc) x panels [jp0, jp1) of the packed B block. Full MR-row
-// panels read A in place (packing A cost as much as the products when N is a few panels wide);
-// only a ragged last panel is packed, zero-padded.
-void compute_tile(const Operand& a, int i0, int mc, int p0, int kc, const float* packed_b, int j_base,
-                  int n_block, int jp0, int jp1, float alpha, float beta, float* C, int ldc) {
-  const int full_rows = mc / MR * MR;
-  float* edge = nullptr;
-  if (full_rows < mc) {
-    edge = scratch(std::size_t(MR) * KC, 0);
-    pack_a(a, i0 + full_rows, mc - full_rows, p0, kc, edge);
-  }
-  const int a_row = a.trans ? 1 : a.ld, a_k = a.trans ? a.ld : 1;
-  for (int jp = jp0; jp < jp1; ++jp) {
-    const int j = jp * NR;
-    const int cols = std::min(NR, n_block - j);
-    const float* bp = packed_b + std::size_t(jp) * kc * NR;
-    for (int ir = 0; ir < full_rows; ir += MR) {
-      const float* ap = a.trans ? a.data + std::size_t(p0) * a.ld + (i0 + ir) : a.data + std::size_t(i0 + ir) * a.ld + p0;
-      micro_kernel_any(kc, ap, a_row, a_k, bp, C + std::size_t(i0 + ir) * ldc + j_base + j, ldc, MR, cols, alpha, beta);
+void micro_kernel_packed(int kc, const float* a, const float* b, float* c, int ldc, int rows, int cols, float alpha,
+                         float beta, bool prefetch_c) {
+  if (cols <= W)
+    micro_kernel<1, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
+  else
+    micro_kernel<2, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
+}
+
+// Work split: the output is cut into a grid of row groups x column groups, one task per cell,
+// and each task runs the whole K loop for its cell, packing the B panels (and, if it pays, the
+// A blocks) it needs into its own thread's buffers. So there is no barrier between packing and
+// products, and the only cost of the split is that B is packed once per row group and A once per
+// column group.
+struct Grid {
+  int row_groups = 1, col_groups = 1;
+  int panel_rows = 0, panels = 0;  // MR-row panels of C per row group, NR-column panels per column group
+};
+
+// A is packed only when it is transposed: op(A)'s MR rows are then one short run per k (a new
+// cache line per k when read in place), while packing them is a copy of contiguous runs. An
+// untransposed A is read in place: its MR rows are MR streams the prefetcher follows, and packing
+// them measured no faster (up to 2048^3) while costing a transposition per block.
+constexpr int kPackAMinCols = 2 * NR;
+bool pack_a_for(const Operand& a, int cols) { return a.trans && cols >= kPackAMinCols; }
+
+// Small products get up to 4 cells per thread, handed out as threads come: the calling thread
+// starts at once while a worker wakes (~10 us), and a thread slowed by a busy core takes fewer.
+constexpr double kSmallFlopsPerThread = 2.56e8;
+constexpr double kMoreCellsTolerance = 1.05;
+constexpr std::size_t kAInL2Floats = std::size_t(1) << 17;  // more cells if the busiest thread costs <= 5% more
+
+Grid choose_grid(const Operand& a, int M, int N, int K, int threads) {
+  const int row_panels = (M + MR - 1) / MR, col_panels = (N + NR - 1) / NR;
+  const int max_cells = threads > 1 && 2.0 * M * N * K < kSmallFlopsPerThread * threads ? 4 * threads : threads;
+  Grid best;
+  double best_cost = -1;
+  for (int cells = threads; cells <= max_cells; cells *= 2)
+    for (int r = 1; r <= cells; ++r) {  // at most `cells` cells, no more groups than panels
+      const int rg = std::min(r, row_panels), cg = std::min(cells / r, col_panels);
+      const int pr = (row_panels + rg - 1) / rg, pc = (col_panels + cg - 1) / cg;
+      const double rows = double(pr) * MR, cols = double(pc) * NR;
+      // A task: its products plus what it packs (a packed float costs about as much as 16 flops
+      // of the kernel: a load and a store against 32 FMA lanes per cycle) ...
+      double cost = 2.0 * rows * cols * K + 16.0 * K * cols;
+      // ... with its A rows packed (as B) or read in place: from L2 when they fit in half of it
+      // (a quarter of a packed float), else from memory (as much). The busiest thread runs
+      // ceil(cells / threads) tasks.
+      const bool a_in_l2 = rows * K <= double(kAInL2Floats);
+      cost += (pack_a_for(a, int(cols)) || !a_in_l2 ? 16.0 : 4.0) * K * rows;
+      cost *= (rg * cg + threads - 1) / threads;
+      const bool more_cells = best_cost >= 0 && rg * cg > best.row_groups * best.col_groups;
+      if (best_cost < 0 || cost < best_cost || (more_cells && cost <= best_cost * kMoreCellsTolerance)) {
+        best_cost = std::min(cost, best_cost < 0 ? cost : best_cost);
+        best = Grid{rg, cg, pr, pc};
+      }
     }
-    if (edge)
-      micro_kernel_any(kc, edge, 1, MR, bp, C + std::size_t(i0 + full_rows) * ldc + j_base + j, ldc, mc - full_rows,
-                   cols, alpha, beta);
+  return best;
+}
+
+// Rows [i0, i1) x columns [j0, j1) of C (j0 a multiple of NR, so the panels and with them the
+// edge tiles are the same whatever the grid). Loop order as in BLIS: NC columns, KC deep,
+// MC rows, then NR-column panels and MR-row panels. The KC x NC block of B is packed per task
+// (in its own thread's buffer) and stays in L2; the MC x KC block of A also stays in L2.
+void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1, int K, float alpha,
+              float beta, float* C, int ldc) {
+  const bool packed_a = pack_a_for(a, j1 - j0);
+  const int mc_step = packed_a ? kMcPacked : MC;
+  const bool prefetch_c = std::size_t(i1 - i0) * (j1 - j0) >= kPrefetchCFloats;
+  // K in equal blocks of at most KC (512 = 2 x 256, not 384 + 128: a short block pays the C
+  // tile's load and store for few FMAs). It depends on K alone, so the order of every sum too.
+  const int k_blocks = (K + KC - 1) / KC, kc_step = (K + k_blocks - 1) / k_blocks;
+  // Columns likewise in equal blocks of at most NC, each a whole number of panels (so tile
+  // edges stay at multiples of NR from column 0).
+  const int n_blocks = (j1 - j0 + NC - 1) / NC;
+  const int nc_step = ((j1 - j0 + n_blocks - 1) / n_blocks + NR - 1) / NR * NR;
+  for (int jc = j0; jc < j1; jc += nc_step) {
+    const int nc = std::min(nc_step, j1 - jc);
+    const int panels = (nc + NR - 1) / NR;
+    float* packed_b = scratch(std::size_t(panels) * kc_step * NR, 1);
+    for (int p0 = 0; p0 < K; p0 += kc_step) {
+      const int kc = std::min(kc_step, K - p0);
+      const float beta_block = p0 == 0 ? beta : 1.0f;
+      for (int jp = 0; jp < panels; ++jp)
+        pack_b_panel(b, jc + jp * NR, nc - jp * NR, p0, kc, packed_b + std::size_t(jp) * kc * NR);
+      for (int ic = i0; ic < i1; ic += mc_step) {
+        const int mc = std::min(mc_step, i1 - ic);
+        const int full_rows = packed_a ? 0 : mc / MR * MR;  // rows read in place
+        float* packed = nullptr;
+        if (full_rows < mc) {
+          packed = scratch(std::size_t(packed_a ? kMcPacked : MR) * kc_step, 0);
+          pack_a(a, ic + full_rows, mc - full_rows, p0, kc, packed);
+        }
+        const int a_row = a.trans ? 1 : a.ld, a_k = a.trans ? a.ld : 1;
+        for (int jp = 0; jp < panels; ++jp) {
+          const int j = jc + jp * NR;
+          const int cols = std::min(NR, nc - jp * NR);
+          const float* bp = packed_b + std::size_t(jp) * kc * NR;
+          for (int ir = 0; ir < full_rows; ir += MR) {
+            const float* ap = a.trans ? a.data + std::size_t(p0) * a.ld + (ic + ir)
+                                      : a.data + std::size_t(ic + ir) * a.ld + p0;
+            micro_kernel_any(kc, ap, a_row, a_k, bp, C + std::size_t(ic + ir) * ldc + j, ldc, MR, cols, alpha,
+                             beta_block, prefetch_c);
+          }
+          for (int ir = full_rows; ir < mc; ir += MR)
+            micro_kernel_packed(kc, packed + std::size_t(ir - full_rows) * kc, bp,
+                                C + std::size_t(ic + ir) * ldc + j, ldc, std::min(MR, mc - ir), cols, alpha,
+                                beta_block, prefetch_c);
+        }
+      }
+    }
   }
 }
 
@@ -203,40 +317,20 @@ void packed_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
   const Operand a{A, lda, trans_a};
   const Operand b{B, ldb, trans_b};
   const double flops = 2.0 * M * N * K;
-  const int threads = inside_parallel_region() ? 1 : num_threads();
-  const bool parallel = threads > 1 && flops >= 2 * kMinFlopsPerThread;
-
-  for (int j0 = 0; j0 < N; j0 += NC) {
-    const int nc = std::min(NC, N - j0);
-    const int panels = (nc + NR - 1) / NR;
-    for (int p0 = 0; p0 < K; p0 += KC) {
-      const int kc = std::min(KC, K - p0);
-      const float beta_block = p0 == 0 ? beta : 1.0f;
-      float* packed_b = scratch(std::size_t(panels) * kc * NR, 1);
-      const auto pack_panel = [&](std::size_t jp) {
-        pack_b_panel(b, j0 + int(jp) * NR, nc - int(jp) * NR, p0, kc, packed_b + jp * std::size_t(kc) * NR);
-      };
-      const int row_blocks = (M + MC - 1) / MC;
-      if (!parallel) {
-        for (int jp = 0; jp < panels; ++jp) pack_panel(std::size_t(jp));
-        for (int i0 = 0; i0 < M; i0 += MC)
-          compute_tile(a, i0, std::min(MC, M - i0), p0, kc, packed_b, j0, nc, 0, panels, alpha, beta_block, C, ldc);
-        continue;
-      }
-      parallel_for(std::size_t(panels), pack_panel);
-      // Enough row blocks: one task per block. Few rows (e.g. M = 64 features): split columns too,
-      // each task repacking its rows of A (cheap next to the kc x mc x 32-column products).
-      const int col_groups = row_blocks >= 2 * threads ? 1 : std::min(panels, (2 * threads + row_blocks - 1) / row_blocks);
-      const int panels_per_group = (panels + col_groups - 1) / col_groups;
-      parallel_for(std::size_t(row_blocks) * col_groups, [&](std::size_t task) {
-        const int rb = int(task) / col_groups, cg = int(task) % col_groups;
-        const int i0 = rb * MC;
-        const int jp0 = cg * panels_per_group, jp1 = std::min(panels, jp0 + panels_per_group);
-        if (jp0 < jp1)
-          compute_tile(a, i0, std::min(MC, M - i0), p0, kc, packed_b, j0, nc, jp0, jp1, alpha, beta_block, C, ldc);
-      });
-    }
-  }
+  const int pool = inside_parallel_region() ? 1 : num_threads();
+  const int threads = flops >= 2 * kMinFlopsPerThread ? std::max(1, pool) : 1;
+  const Grid g = choose_grid(a, M, N, K, threads);
+  const auto task = [&](std::size_t t) {
+    const int rg = int(t) / g.col_groups, cg = int(t) % g.col_groups;
+    const int i0 = std::min(M, rg * g.panel_rows * MR), i1 = std::min(M, i0 + g.panel_rows * MR);
+    const int j0 = std::min(N, cg * g.panels * NR), j1 = std::min(N, j0 + g.panels * NR);
+    if (i0 < i1 && j0 < j1) run_task(a, b, i0, i1, j0, j1, K, alpha, beta, C, ldc);
+  };
+  const int tasks = g.row_groups * g.col_groups;
+  if (tasks == 1)
+    task(0);
+  else
+    parallel_for(std::size_t(tasks), task);
 }
 
 }  // namespace pf

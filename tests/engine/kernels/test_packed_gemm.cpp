@@ -72,9 +72,12 @@ double worst_scaled_error(const Case& c, unsigned seed, std::vector<float>* out 
 
 TEST_CASE("packed_sgemm matches a double-precision product on edge and block-crossing shapes",
           "[engine][gemm]") {
-  // Sizes straddle the register tile (12 x 32 with AVX-512), the K block (256) and the M block.
-  const int sizes[][3] = {{1, 1, 1},   {1, 33, 7},    {13, 1, 5},    {12, 32, 256}, {13, 33, 257},
-                          {25, 65, 3}, {241, 47, 70}, {64, 33, 256}, {300, 200, 600}};
+  // Sizes straddle the register tile (12 x 32 with AVX-512), the K blocks (K cut into equal
+  // blocks of at most 384: 385 = 193 + 192, 769 = 3 x 257), the row blocks
+  // (96 rows read in place, 192 rows of a packed transposed A) and the column block (768).
+  const int sizes[][3] = {{1, 1, 1},      {1, 33, 7},    {13, 1, 5},     {12, 32, 256}, {13, 33, 257},
+                          {25, 65, 3},    {241, 47, 70}, {64, 33, 256},  {300, 200, 600}, {97, 769, 385},
+                          {193, 70, 769}, {5, 1600, 40}, {200, 17, 384}};
   unsigned seed = 1;
   for (bool ta : {false, true})
     for (bool tb : {false, true})
@@ -96,29 +99,48 @@ TEST_CASE("packed_sgemm: K = 0 or alpha = 0 scales C by beta without reading A o
   CHECK(C == std::vector<float>(6, 0.0f));
 }
 
-TEST_CASE("packed_sgemm gives bit-identical results on 1 and 2 threads", "[engine][gemm][threads]") {
+TEST_CASE("packed_sgemm gives bit-identical results on 1, 2 and 3 threads", "[engine][gemm][threads]") {
+  // Each shape makes the work split choose differently: rows only, columns only, a packed
+  // transposed A, ragged tiles at the split, several K and column blocks; the sum over k of every
+  // element must still run in one order.
   const int before = num_threads();
   for (const Case c : {Case{false, false, 700, 300, 520, 0, 1.0f, 0.0f}, Case{true, true, 64, 900, 300, 1, 1.0f, 1.0f},
-                       Case{false, true, 1000, 40, 100, 0, 1.0f, 0.0f}}) {
-    std::vector<float> one, two;
+                       Case{false, true, 1000, 40, 100, 0, 1.0f, 0.0f}, Case{false, false, 256, 256, 256, 0, 1.0f, 0.0f},
+                       Case{true, false, 301, 800, 400, 2, 0.5f, -1.0f}, Case{false, false, 37, 1601, 800, 3, 2.0f, 0.5f},
+                       Case{true, true, 500, 130, 1000, 0, 1.0f, 1.0f}, Case{false, false, 12, 64, 3000, 0, 1.0f, 0.0f},
+                       Case{false, true, 1, 1, 2100000, 0, 1.0f, 0.0f}, Case{true, false, 25, 2000, 90, 0, 1.0f, 0.0f}}) {
+    INFO("ta=" << c.ta << " tb=" << c.tb << " M=" << c.M << " N=" << c.N << " K=" << c.K);
+    std::vector<float> one, other;
     set_num_threads(1);
     REQUIRE(worst_scaled_error(c, 7, &one) < 1e-5);
-    set_num_threads(2);
-    REQUIRE(worst_scaled_error(c, 7, &two) < 1e-5);
-    REQUIRE(one == two);
+    for (int threads : {2, 3}) {
+      set_num_threads(threads);
+      REQUIRE(worst_scaled_error(c, 7, &other) < 1e-5);
+      REQUIRE(one == other);
+    }
   }
   set_num_threads(before);
 }
 
 TEST_CASE("packed_sgemm agrees with OpenBLAS through the gemm<float> switch", "[engine][gemm]") {
-  const int M = 77, N = 130, K = 300;
-  const auto A = random_floats(std::size_t(M) * K, 11), B = random_floats(std::size_t(K) * N, 12);
-  std::vector<float> ours(std::size_t(M) * N), blas(std::size_t(M) * N);
   const GemmBackend before = gemm_backend();
-  set_gemm_backend(GemmBackend::Packed);
-  gemm<float>(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, ours.data(), N);
-  set_gemm_backend(GemmBackend::Blas);
-  gemm<float>(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, blas.data(), N);
+  const int shapes[][3] = {{77, 130, 300}, {1, 769, 385}, {193, 33, 769}, {400, 64, 64}};
+  for (const auto& s : shapes)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        const int M = s[0], N = s[1], K = s[2];
+        INFO("ta=" << ta << " tb=" << tb << " M=" << M << " N=" << N << " K=" << K);
+        const int lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2;
+        const auto A = random_floats(std::size_t(ta ? K : M) * lda, 11);
+        const auto B = random_floats(std::size_t(tb ? N : K) * ldb, 12);
+        const auto C0 = random_floats(std::size_t(M) * N, 13);
+        std::vector<float> ours = C0, blas = C0;
+        set_gemm_backend(GemmBackend::Packed);
+        gemm<float>(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, -1.0f, ours.data(), N);
+        set_gemm_backend(GemmBackend::Blas);
+        gemm<float>(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, -1.0f, blas.data(), N);
+        // float sums of K products of unit normals: errors of about sqrt(K) * 1e-7 relative to sqrt(K)
+        for (std::size_t i = 0; i < ours.size(); ++i) REQUIRE(ours[i] == Approx(blas[i]).margin(2e-4 * std::sqrt(K)));
+      }
   set_gemm_backend(before);
-  for (std::size_t i = 0; i < ours.size(); ++i) REQUIRE(ours[i] == Approx(blas[i]).margin(1e-4));
 }
