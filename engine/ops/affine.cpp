@@ -98,9 +98,9 @@ B<T> gelu_slope(B<T> x) {
   return cdf + x * pdf;
 }
 
-// d[i] *= gelu'(u[i])
+// d[i] *= gelu'(u[i]) on one thread
 template <class T>
-void scale_by_gelu_slope(T* d, const T* u, std::size_t n) {
+void scale_by_gelu_slope_serial(T* d, const T* u, std::size_t n) {
   constexpr std::size_t W = B<T>::size;
   std::size_t i = 0;
   for (; i + W <= n; i += W)
@@ -112,6 +112,12 @@ void scale_by_gelu_slope(T* d, const T* u, std::size_t n) {
     (B<T>::load_unaligned(td) * gelu_slope<T>(B<T>::load_unaligned(tu))).store_unaligned(td);
     std::copy(td, td + (n - i), d + i);
   }
+}
+
+// d[i] *= gelu'(u[i]), split over the threads (an erf and an exp per value)
+template <class T>
+void scale_by_gelu_slope(T* d, const T* u, std::size_t n) {
+  parallel_ranges(n, detail::kParallelGrain, [&](std::size_t b, std::size_t e) { scale_by_gelu_slope_serial(d + b, u + b, e - b); });
 }
 
 template <class T>

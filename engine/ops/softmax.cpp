@@ -10,6 +10,7 @@
 
 #include "engine/core/profiler.hpp"
 #include "engine/kernels/row_math.hpp"
+#include "engine/kernels/thread_pool.hpp"
 #include "engine/ops/shape_ops.hpp"
 
 namespace pf {
@@ -29,11 +30,17 @@ Rows last_axis_rows(const Shape& shape, const char* op) {
   return r;
 }
 
-// y_r = f(x_r) for every row r along the last axis (f(x, y) writes rows.width values of y).
+// Rows per parallel task: about 16K values (fewer rows run on the calling thread).
+std::size_t rows_per_task(const Rows& rows) { return std::max<std::size_t>(1, (std::size_t(1) << 14) / std::max<std::size_t>(rows.width, 1)); }
+
+// y_r = f(x_r) for every row r along the last axis (f(x, y) writes rows.width values of y),
+// rows in parallel.
 template <class T, class F>
 Array<T> map_rows(const Tensor<T>& a, const Rows& rows, F f) {
   Array<T> out = empty_array<T>(a.shape());
-  for (std::size_t r = 0; r < rows.count; ++r) f(a.data() + r * rows.width, out.data() + r * rows.width);
+  parallel_ranges(rows.count, rows_per_task(rows), [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) f(a.data() + r * rows.width, out.data() + r * rows.width);
+  });
   return out;
 }
 
@@ -68,13 +75,15 @@ Tensor<T> softmax(const Tensor<T>& a) {
   auto na = a.node();
   return make_result<T>(std::move(out), "softmax", {a}, [na, rows](const Array<T>& g, const Array<T>& out) {
     T* dx = na->grad_buffer().data();
-    for (std::size_t r = 0; r < rows.count; ++r) {
-      const std::size_t at = r * rows.width;
-      const T* gr = g.data() + at;
-      const T* y = out.data() + at;
-      const T dot = detail::row_dot(gr, y, rows.width);
-      for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += y[c] * (gr[c] - dot);
-    }
+    parallel_ranges(rows.count, rows_per_task(rows), [&](std::size_t r0, std::size_t r1) {
+      for (std::size_t r = r0; r < r1; ++r) {
+        const std::size_t at = r * rows.width;
+        const T* gr = g.data() + at;
+        const T* y = out.data() + at;
+        const T dot = detail::row_dot(gr, y, rows.width);
+        for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += y[c] * (gr[c] - dot);
+      }
+    });
   });
 }
 
@@ -91,15 +100,17 @@ Tensor<T> log_softmax(const Tensor<T>& a) {
   auto na = a.node();
   return make_result<T>(std::move(out), "log_softmax", {a}, [na, rows](const Array<T>& g, const Array<T>& out) {
     T* dx = na->grad_buffer().data();
-    std::vector<T> p(rows.width);  // softmax of the row
-    for (std::size_t r = 0; r < rows.count; ++r) {
-      const std::size_t at = r * rows.width;
-      const T* gr = g.data() + at;
-      std::copy(out.data() + at, out.data() + at + rows.width, p.begin());
-      detail::exp_inplace(p.data(), rows.width);
-      const T total = detail::row_sum(gr, rows.width);
-      for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += gr[c] - p[c] * total;
-    }
+    parallel_ranges(rows.count, rows_per_task(rows), [&](std::size_t r0, std::size_t r1) {
+      std::vector<T> p(rows.width);  // softmax of the row
+      for (std::size_t r = r0; r < r1; ++r) {
+        const std::size_t at = r * rows.width;
+        const T* gr = g.data() + at;
+        std::copy(out.data() + at, out.data() + at + rows.width, p.begin());
+        detail::exp_inplace(p.data(), rows.width);
+        const T total = detail::row_sum(gr, rows.width);
+        for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += gr[c] - p[c] * total;
+      }
+    });
   });
 }
 
@@ -126,15 +137,23 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Indices& targets, std::in
           "cross_entropy: target {} at position {} is out of range for {} classes (ignore_index {})",
           t[r], shape_str(unravel_index(r, row_shape)), classes, ignore_index));
 
-  std::vector<T> lse(rows.count, T(0)), scratch(rows.width);
+  // Rows in parallel; the loss terms are then added in row order (the same sum at any thread count).
+  std::vector<T> lse(rows.count, T(0)), term(rows.count, T(0));
   std::vector<std::int64_t> kept_targets(t, t + rows.count);
+  parallel_ranges(rows.count, rows_per_task(rows), [&](std::size_t r0, std::size_t r1) {
+    std::vector<T> scratch(rows.width);
+    for (std::size_t r = r0; r < r1; ++r) {
+      if (t[r] == ignore_index) continue;
+      const T* x = logits.data() + r * rows.width;
+      lse[r] = row_logsumexp(x, scratch.data(), rows.width);
+      term[r] = lse[r] - x[t[r]];
+    }
+  });
   double total = 0;
   std::size_t count = 0;
   for (std::size_t r = 0; r < rows.count; ++r) {
     if (t[r] == ignore_index) continue;
-    const T* x = logits.data() + r * rows.width;
-    lse[r] = row_logsumexp(x, scratch.data(), rows.width);
-    total += static_cast<double>(lse[r] - x[t[r]]);
+    total += static_cast<double>(term[r]);
     ++count;
   }
   Array<T> out = filled_array<T>({}, count ? static_cast<T>(total / static_cast<double>(count)) : T(0));
@@ -146,16 +165,18 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Indices& targets, std::in
     T* dx = nx->grad_buffer().data();  // zero on ignored rows
     if (count == 0) return;
     const T scale = g.data()[0] / static_cast<T>(count);
-    std::vector<T> p(rows.width);  // softmax of the row
-    for (std::size_t r = 0; r < rows.count; ++r) {
-      if (kept_targets[r] == ignore_index) continue;
-      const std::size_t at = r * rows.width;
-      const T* x = nx->value.data() + at;
-      for (std::size_t c = 0; c < rows.width; ++c) p[c] = x[c] - lse[r];
-      detail::exp_inplace(p.data(), rows.width);
-      for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += scale * p[c];
-      dx[at + static_cast<std::size_t>(kept_targets[r])] -= scale;
-    }
+    parallel_ranges(rows.count, rows_per_task(rows), [&](std::size_t r0, std::size_t r1) {
+      std::vector<T> p(rows.width);  // softmax of the row
+      for (std::size_t r = r0; r < r1; ++r) {
+        if (kept_targets[r] == ignore_index) continue;
+        const std::size_t at = r * rows.width;
+        const T* x = nx->value.data() + at;
+        for (std::size_t c = 0; c < rows.width; ++c) p[c] = x[c] - lse[r];
+        detail::exp_inplace(p.data(), rows.width);
+        for (std::size_t c = 0; c < rows.width; ++c) dx[at + c] += scale * p[c];
+        dx[at + static_cast<std::size_t>(kept_targets[r])] -= scale;
+      }
+    });
   });
 }
 
