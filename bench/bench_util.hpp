@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,17 @@ std::pair<double, double> interleaved_median_seconds(F&& f, G&& g, int repeats, 
   std::sort(tf.begin(), tf.end());
   std::sort(tg.begin(), tg.end());
   return {tf[tf.size() / 2], tg[tg.size() / 2]};
+}
+
+// Median times of f (all its repeats) and then g (all its repeats), then a pause of `settle`
+// seconds. For a g whose idle threads keep spinning after it returns (OpenBLAS's workers spin
+// for a while after each call, and would take the cores from an f timed right after).
+template <class F, class G>
+std::pair<double, double> phased_median_seconds(F&& f, G&& g, int repeats, double settle = 0.2) {
+  const double tf = median_seconds(f, repeats);
+  const double tg = median_seconds(g, repeats);
+  std::this_thread::sleep_for(std::chrono::duration<double>(settle));
+  return {tf, tg};
 }
 
 // Threads from the first argument, else the environment's PF_THREADS, else 2.

@@ -1,5 +1,6 @@
 // The engine's matmul op (on its float GEMM backend: the packed xsimd GEMM unless
-// PERFORMER_GEMM=blas) against direct cblas_sgemm calls on the same shapes, timed interleaved.
+// PERFORMER_GEMM=blas) against direct cblas_sgemm calls on the same shapes, each timed in its own
+// phase (medians), the OpenBLAS phase followed by a pause while its workers stop spinning.
 // Prints one JSON object per line:
 //   {"bench":"matmul","shape":"...","dtype":"f32","threads":2,"backend":"packed","pass":"fwd"|"fwdbwd",
 //    "op_s":..,"sgemm_s":..,"ratio":sgemm_s/op_s,"op_gflops":..,"sgemm_gflops":..,"peak_gflops":..,
@@ -59,8 +60,10 @@ void run_case(const Case& c, int threads, double peak_gflops) {
     Tensor<float> c_out = matmul(a, b);
     c_out.backward(c_out.value());  // any seed of the right shape
   };
-  const auto [op_fwd, sgemm_fwd] = bench::interleaved_median_seconds(op_forward, raw_forward, repeats);
-  const auto [op_fwdbwd, sgemm_fwdbwd] = bench::interleaved_median_seconds(
+  // Not interleaved: after each cblas_sgemm, OpenBLAS's idle worker threads spin on the other
+  // cores for a while, so a product timed right after one would share its cores with them.
+  const auto [op_fwd, sgemm_fwd] = bench::phased_median_seconds(op_forward, raw_forward, repeats);
+  const auto [op_fwdbwd, sgemm_fwdbwd] = bench::phased_median_seconds(
       op_forward_backward, [&] { raw_forward(); raw_backward(); }, repeats);
 
   const std::string shape = c.batch > 1 ? fmt::format("{}x{}x{}x{}", c.batch, c.n, c.k, c.p)
