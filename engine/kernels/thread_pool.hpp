@@ -41,6 +41,12 @@ void parallel_ranges(std::size_t n, std::size_t grain, F fn) {
   parallel_for((n + step - 1) / step, [&](std::size_t c) { fn(c * step, std::min(n, (c + 1) * step)); });
 }
 
+// Rows of `width` values per parallel_ranges chunk so that a chunk holds about `values` values
+// (at least one row): the grain for row-wise loops.
+inline std::size_t rows_per_task(std::size_t width, std::size_t values = std::size_t(1) << 15) {
+  return std::max<std::size_t>(1, values / std::max<std::size_t>(width, 1));
+}
+
 // True while the calling thread executes inside a parallel_for with more than one thread.
 bool inside_parallel_region();
 

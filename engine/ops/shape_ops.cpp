@@ -46,9 +46,6 @@ std::size_t span_numel(const Shape& shape, std::size_t from, std::size_t to) {
   return n;
 }
 
-// Copies shorter than this stay on the calling thread (waking a worker costs more).
-constexpr std::size_t kElementsPerTask = std::size_t(1) << 15;
-
 // Calls f(out_index, in_index) for every element of permute(in, axes); f may run on several
 // threads at once (a permutation writes each index once, so f(i, ia) touching only out[i] and
 // in[ia] is safe).
@@ -70,8 +67,7 @@ void for_each_permuted(const Shape& in_shape, const std::vector<std::size_t>& ax
   const std::size_t b = static_cast<std::size_t>(std::find(axes.begin(), axes.end(), a) - axes.begin());
   if (rank >= 2 && b == a && in_shape.back() > 1) {
     const std::size_t inner = out_shape.back(), rows = shape_numel(out_shape) / std::max<std::size_t>(inner, 1);
-    const std::size_t grain = std::max<std::size_t>(1, kElementsPerTask / std::max<std::size_t>(inner, 1));
-    parallel_ranges(rows, grain, [&](std::size_t r0, std::size_t r1) {
+    parallel_ranges(rows, rows_per_task(inner), [&](std::size_t r0, std::size_t r1) {
       for (std::size_t r = r0; r < r1; ++r) {
         std::size_t rest = r, ia = 0;  // the input offset of output row r
         for (std::size_t ax = rank - 1; ax-- > 0;) {

@@ -30,15 +30,12 @@ Rows last_axis_rows(const Shape& shape, const char* op) {
   return r;
 }
 
-// Rows per parallel task: about 16K values (fewer rows run on the calling thread).
-std::size_t rows_per_task(const Rows& rows) { return std::max<std::size_t>(1, (std::size_t(1) << 14) / std::max<std::size_t>(rows.width, 1)); }
-
 // y_r = f(x_r) for every row r along the last axis (f(x, y) writes rows.width values of y),
 // rows in parallel.
 template <class T, class F>
 Array<T> map_rows(const Tensor<T>& a, const Rows& rows, F f) {
   Array<T> out = empty_array<T>(a.shape());
-  parallel_ranges(rows.count, rows_per_task(rows), [&](std::size_t r0, std::size_t r1) {
+  parallel_ranges(rows.count, rows_per_task(rows.width), [&](std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) f(a.data() + r * rows.width, out.data() + r * rows.width);
   });
   return out;
@@ -75,7 +72,7 @@ Tensor<T> softmax(const Tensor<T>& a) {
   auto na = a.node();
   return make_result<T>(std::move(out), "softmax", {a}, [na, rows](const Array<T>& g, const Array<T>& out) {
     T* dx = na->grad_buffer().data();
-    parallel_ranges(rows.count, rows_per_task(rows), [&](std::size_t r0, std::size_t r1) {
+    parallel_ranges(rows.count, rows_per_task(rows.width), [&](std::size_t r0, std::size_t r1) {
       for (std::size_t r = r0; r < r1; ++r) {
         const std::size_t at = r * rows.width;
         const T* gr = g.data() + at;
@@ -100,7 +97,7 @@ Tensor<T> log_softmax(const Tensor<T>& a) {
   auto na = a.node();
   return make_result<T>(std::move(out), "log_softmax", {a}, [na, rows](const Array<T>& g, const Array<T>& out) {
     T* dx = na->grad_buffer().data();
-    parallel_ranges(rows.count, rows_per_task(rows), [&](std::size_t r0, std::size_t r1) {
+    parallel_ranges(rows.count, rows_per_task(rows.width), [&](std::size_t r0, std::size_t r1) {
       std::vector<T> p(rows.width);  // softmax of the row
       for (std::size_t r = r0; r < r1; ++r) {
         const std::size_t at = r * rows.width;
@@ -140,7 +137,7 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Indices& targets, std::in
   // Rows in parallel; the loss terms are then added in row order (the same sum at any thread count).
   std::vector<T> lse(rows.count, T(0)), term(rows.count, T(0));
   std::vector<std::int64_t> kept_targets(t, t + rows.count);
-  parallel_ranges(rows.count, rows_per_task(rows), [&](std::size_t r0, std::size_t r1) {
+  parallel_ranges(rows.count, rows_per_task(rows.width), [&](std::size_t r0, std::size_t r1) {
     std::vector<T> scratch(rows.width);
     for (std::size_t r = r0; r < r1; ++r) {
       if (t[r] == ignore_index) continue;
@@ -165,7 +162,7 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Indices& targets, std::in
     T* dx = nx->grad_buffer().data();  // zero on ignored rows
     if (count == 0) return;
     const T scale = g.data()[0] / static_cast<T>(count);
-    parallel_ranges(rows.count, rows_per_task(rows), [&](std::size_t r0, std::size_t r1) {
+    parallel_ranges(rows.count, rows_per_task(rows.width), [&](std::size_t r0, std::size_t r1) {
       std::vector<T> p(rows.width);  // softmax of the row
       for (std::size_t r = r0; r < r1; ++r) {
         if (kept_targets[r] == ignore_index) continue;
