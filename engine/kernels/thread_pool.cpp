@@ -17,7 +17,7 @@ thread_local bool t_inside_region = false;
 
 // Idle workers spin this long before sleeping: a training step issues parallel loops every
 // few tens of microseconds, and waking a sleeping thread costs about as much.
-constexpr auto kSpinBeforeSleep = std::chrono::microseconds(60);
+constexpr auto kSpinBeforeSleep = std::chrono::microseconds(1000);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
