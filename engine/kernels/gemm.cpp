@@ -65,4 +65,35 @@ void gemm<double>(bool trans_a, bool trans_b, int M, int N, int K, double alpha,
               M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+namespace {
+// C[i, :] += bias for every row, rows split over the threads.
+template <class T>
+void add_row_bias(int M, int N, const T* bias, T* C, int ldc) {
+  parallel_ranges(std::size_t(M), rows_per_task(std::size_t(N)), [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      T* ci = C + i * std::size_t(ldc);
+      for (int j = 0; j < N; ++j) ci[j] += bias[j];
+    }
+  });
+}
+}  // namespace
+
+template <>
+void gemm_plus_bias<float>(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int lda, const float* B,
+                           int ldb, const float* bias, float* C, int ldc) {
+  if (g_backend.load(std::memory_order_relaxed) == GemmBackend::Packed) {
+    packed_sgemm(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias);
+    return;
+  }
+  gemm<float>(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+  add_row_bias(M, N, bias, C, ldc);
+}
+
+template <>
+void gemm_plus_bias<double>(bool trans_a, bool trans_b, int M, int N, int K, const double* A, int lda,
+                            const double* B, int ldb, const double* bias, double* C, int ldc) {
+  gemm<double>(trans_a, trans_b, M, N, K, 1.0, A, lda, B, ldb, 0.0, C, ldc);
+  add_row_bias(M, N, bias, C, ldc);
+}
+
 }  // namespace pf

@@ -17,6 +17,13 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
           int ldb, T beta, T* C, int ldc);
 
+// C[M,N] = op(A) op(B) + 1 bias^T: bias [N] added to every row after the product, so the values
+// equal gemm (alpha 1, beta 0) followed by a row add; the packed float GEMM adds it as it stores
+// the last tile, sparing a pass over C.
+template <class T>
+void gemm_plus_bias(bool trans_a, bool trans_b, int M, int N, int K, const T* A, int lda, const T* B, int ldb,
+                    const T* bias, T* C, int ldc);
+
 // ---- matrix views: GEMM calls that read like the math ----------------------------------------
 // A view is a matrix as the math reads it, rows x cols, over row-major storage with row stride
 // ld. A transposed view reads storage that holds the transpose (cols x rows, stride ld), so

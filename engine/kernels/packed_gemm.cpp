@@ -126,9 +126,11 @@ void pack_b_panel(const Operand& b, int j, int n, int p0, int kc, float* dst) {
 // a_k = MR, known to the compiler) or A read in place (full panels only).
 // Edge tiles round alpha * acc + beta * c differently from full tiles; that is thread-count
 // independent because tile edges fall at multiples of MR and NR from the origin in every split.
+// A non-null bias (the tile's first column of it) is added to every row last, as a separate
+// rounding step: with alpha = 1 the values equal the product followed by a row add.
 template <int V, bool kPacked>
 void micro_kernel(int kc, const float* a, int a_row, int a_k, const float* b, float* c, int ldc, int rows,
-                  int cols, float alpha, float beta, bool prefetch_c) {
+                  int cols, float alpha, float beta, const float* bias, bool prefetch_c) {
   if (kPacked) a_row = 1, a_k = MR;
   // The C tile is read (beta != 0) or written once at the end: when C is bigger than the caches
   // (a K-blocked product revisits it once per KC), fetch its lines now so the end does not stall.
@@ -150,14 +152,15 @@ void micro_kernel(int kc, const float* a, int a_row, int a_k, const float* b, fl
   }
   const Vec va(alpha), vb(beta);
   if (rows == MR && cols == V * W) {
+    Vec bias_v[V];
+    for (int v = 0; v < V; ++v) bias_v[v] = bias ? Vec::load_unaligned(bias + v * W) : Vec(0.0f);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
       float* ci = c + std::size_t(i) * ldc;
       for (int v = 0; v < V; ++v) {
-        if (beta == 0.0f)
-          (va * acc[i][v]).store_unaligned(ci + v * W);
-        else
-          xsimd::fma(va, acc[i][v], vb * Vec::load_unaligned(ci + v * W)).store_unaligned(ci + v * W);
+        Vec value = beta == 0.0f ? va * acc[i][v] : xsimd::fma(va, acc[i][v], vb * Vec::load_unaligned(ci + v * W));
+        if (bias) value += bias_v[v];
+        value.store_unaligned(ci + v * W);
       }
     }
     return;
@@ -171,23 +174,25 @@ void micro_kernel(int kc, const float* a, int a_row, int a_k, const float* b, fl
       for (int j = 0; j < cols; ++j) ci[j] = tile[i][j];
     else
       for (int j = 0; j < cols; ++j) ci[j] = tile[i][j] + beta * ci[j];
+    if (bias)
+      for (int j = 0; j < cols; ++j) ci[j] += bias[j];
   }
 }
 
 void micro_kernel_any(int kc, const float* a, int a_row, int a_k, const float* b, float* c, int ldc, int rows,
-                      int cols, float alpha, float beta, bool prefetch_c) {
+                      int cols, float alpha, float beta, const float* bias, bool prefetch_c) {
   if (cols <= W)
-    micro_kernel<1, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
+    micro_kernel<1, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta, bias, prefetch_c);
   else
-    micro_kernel<2, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
+    micro_kernel<2, false>(kc, a, a_row, a_k, b, c, ldc, rows, cols, alpha, beta, bias, prefetch_c);
 }
 
 void micro_kernel_packed(int kc, const float* a, const float* b, float* c, int ldc, int rows, int cols, float alpha,
-                         float beta, bool prefetch_c) {
+                         float beta, const float* bias, bool prefetch_c) {
   if (cols <= W)
-    micro_kernel<1, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
+    micro_kernel<1, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta, bias, prefetch_c);
   else
-    micro_kernel<2, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta, prefetch_c);
+    micro_kernel<2, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta, bias, prefetch_c);
 }
 
 // Work split: the output is cut into a grid of row groups x column groups, one task per cell,
@@ -246,7 +251,7 @@ Grid choose_grid(const Operand& a, int M, int N, int K, int threads) {
 // MC rows, then NR-column panels and MR-row panels. The KC x NC block of B is packed per task
 // (in its own thread's buffer) and stays in L2; the MC x KC block of A also stays in L2.
 void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1, int K, float alpha,
-              float beta, float* C, int ldc) {
+              float beta, const float* bias, float* C, int ldc) {
   const bool packed_a = pack_a_for(a, j1 - j0);
   const int mc_step = packed_a ? kMcPacked : MC;
   const bool prefetch_c = std::size_t(i1 - i0) * (j1 - j0) >= kPrefetchCFloats;
@@ -264,6 +269,7 @@ void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1
     for (int p0 = 0; p0 < K; p0 += kc_step) {
       const int kc = std::min(kc_step, K - p0);
       const float beta_block = p0 == 0 ? beta : 1.0f;
+      const bool last_block = p0 + kc == K;  // the bias goes in after the whole sum
       for (int jp = 0; jp < panels; ++jp)
         pack_b_panel(b, jc + jp * NR, nc - jp * NR, p0, kc, packed_b + std::size_t(jp) * kc * NR);
       for (int ic = i0; ic < i1; ic += mc_step) {
@@ -279,39 +285,43 @@ void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1
           const int j = jc + jp * NR;
           const int cols = std::min(NR, nc - jp * NR);
           const float* bp = packed_b + std::size_t(jp) * kc * NR;
+          const float* bias_j = last_block && bias ? bias + j : nullptr;
           for (int ir = 0; ir < full_rows; ir += MR) {
             const float* ap = a.trans ? a.data + std::size_t(p0) * a.ld + (ic + ir)
                                       : a.data + std::size_t(ic + ir) * a.ld + p0;
             micro_kernel_any(kc, ap, a_row, a_k, bp, C + std::size_t(ic + ir) * ldc + j, ldc, MR, cols, alpha,
-                             beta_block, prefetch_c);
+                             beta_block, bias_j, prefetch_c);
           }
           for (int ir = full_rows; ir < mc; ir += MR)
             micro_kernel_packed(kc, packed + std::size_t(ir - full_rows) * kc, bp,
                                 C + std::size_t(ic + ir) * ldc + j, ldc, std::min(MR, mc - ir), cols, alpha,
-                                beta_block, prefetch_c);
+                                beta_block, bias_j, prefetch_c);
         }
       }
     }
   }
 }
 
-void scale_c(int M, int N, float beta, float* C, int ldc) {
+// C = beta C (+ bias on every row): the product's part when it is empty (K = 0 or alpha = 0).
+void scale_c(int M, int N, float beta, const float* bias, float* C, int ldc) {
   for (int i = 0; i < M; ++i) {
     float* ci = C + std::size_t(i) * ldc;
     if (beta == 0.0f)
       std::fill(ci, ci + N, 0.0f);
     else
       for (int j = 0; j < N; ++j) ci[j] *= beta;
+    if (bias)
+      for (int j = 0; j < N; ++j) ci[j] += bias[j];
   }
 }
 
 }  // namespace
 
 void packed_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
-                  const float* B, int ldb, float beta, float* C, int ldc) {
+                  const float* B, int ldb, float beta, float* C, int ldc, const float* bias) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {
-    scale_c(M, N, beta, C, ldc);
+    scale_c(M, N, beta, bias, C, ldc);
     return;
   }
   const Operand a{A, lda, trans_a};
@@ -324,7 +334,7 @@ void packed_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
     const int rg = int(t) / g.col_groups, cg = int(t) % g.col_groups;
     const int i0 = std::min(M, rg * g.panel_rows * MR), i1 = std::min(M, i0 + g.panel_rows * MR);
     const int j0 = std::min(N, cg * g.panels * NR), j1 = std::min(N, j0 + g.panels * NR);
-    if (i0 < i1 && j0 < j1) run_task(a, b, i0, i1, j0, j1, K, alpha, beta, C, ldc);
+    if (i0 < i1 && j0 < j1) run_task(a, b, i0, i1, j0, j1, K, alpha, beta, bias, C, ldc);
   };
   const int tasks = g.row_groups * g.col_groups;
   if (tasks == 1)

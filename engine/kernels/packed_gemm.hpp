@@ -12,7 +12,9 @@ namespace pf {
 // the row strides as stored. beta == 0 never reads C (so C may hold NaN or garbage).
 // Large products are split into tiles over num_threads() threads; each element of C is
 // computed by one thread in a fixed order, so the result does not depend on the thread count.
+// A non-null bias [N] is then added to every row of C (in the same pass as the last store, a
+// separate rounding: with alpha = 1, the values of the product followed by a row add).
 void packed_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
-                  const float* B, int ldb, float beta, float* C, int ldc);
+                  const float* B, int ldb, float beta, float* C, int ldc, const float* bias = nullptr);
 
 }  // namespace pf

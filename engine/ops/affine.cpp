@@ -39,20 +39,17 @@ AffinePlan plan_affine(const char* op, const Tensor<T>& x, const Tensor<T>& w, c
   return p;
 }
 
-// y = a W^T, then y += b row by row (the product first, so values equal matmul followed by add).
+// y = a W^T, then y += b row by row (the product first, so values equal matmul followed by add;
+// the GEMM adds b as it stores y).
 template <class T>
 void affine_forward(const T* a, const Array<T>& w, const Tensor<T>* bias, const AffinePlan& p, T* y) {
   if (p.rows == 0 || p.out == 0) return;
-  if (p.in == 0) std::fill(y, y + p.rows * p.out, T(0));
+  if (bias)
+    gemm_plus_bias<T>(false, true, int(p.rows), int(p.out), int(p.in), a, int(p.in), w.data(), int(p.in),
+                      bias->data(), y, int(p.out));
   else
     gemm<T>(false, true, int(p.rows), int(p.out), int(p.in), T(1), a, int(p.in), w.data(), int(p.in), T(0), y,
             int(p.out));
-  if (!bias) return;
-  const T* b = bias->data();
-  for (std::size_t i = 0; i < p.rows; ++i) {
-    T* yi = y + i * p.out;
-    for (std::size_t j = 0; j < p.out; ++j) yi[j] += b[j];
-  }
 }
 
 // dx [rows, in] = beta dx + g [rows, out] W [out, in]
@@ -72,17 +69,31 @@ std::vector<Tensor<T>> affine_tape_inputs(const Tensor<T>& x, const Tensor<T>& w
   return inputs;
 }
 
+// db[j] += sum_i g[i, j], each column summed over the rows in order (so the result does not
+// depend on the thread count); the columns are split over the threads in whole SIMD widths.
+template <class T>
+void add_column_sums(const T* g, std::size_t rows, std::size_t cols, T* db) {
+  constexpr std::size_t W = B<T>::size;
+  const std::size_t vectors = (cols + W - 1) / W;
+  const std::size_t groups =
+      rows * cols < detail::kParallelGrain ? 1 : std::min<std::size_t>(vectors, 2 * std::size_t(num_threads()));
+  const std::size_t per_group = (vectors + groups - 1) / std::max<std::size_t>(groups, 1);
+  parallel_for(groups, [&](std::size_t c) {
+    const std::size_t j0 = std::min(cols, c * per_group * W), j1 = std::min(cols, (c + 1) * per_group * W);
+    for (std::size_t i = 0; i < rows; ++i) {
+      const T* gi = g + i * cols;
+      for (std::size_t j = j0; j < j1; ++j) db[j] += gi[j];
+    }
+  });
+}
+
 // dW += g^T a and db += column sums of g.
 template <class T>
 void affine_param_grads(const T* g, const T* a, Node<T>* nw, Node<T>* nb, const AffinePlan& p) {
   if (nw->requires_grad && p.in > 0)
     gemm<T>(true, false, int(p.out), int(p.in), int(p.rows), T(1), g, int(p.out), a, int(p.in), T(1),
             nw->grad_buffer().data(), int(p.in));
-  if (nb && nb->requires_grad) {
-    T* db = nb->grad_buffer().data();
-    for (std::size_t i = 0; i < p.rows; ++i)
-      for (std::size_t j = 0; j < p.out; ++j) db[j] += g[i * p.out + j];
-  }
+  if (nb && nb->requires_grad) add_column_sums(g, p.rows, p.out, nb->grad_buffer().data());
 }
 
 // gelu(x) = x Phi(x), written as in engine/ops/elementwise.cpp so fused and unfused values agree.
