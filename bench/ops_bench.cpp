@@ -113,5 +113,17 @@ int main(int argc, char** argv) {
   run("cross_entropy", x, fused_cross_entropy, "copy", copy, repeats);
   run("layer_norm", x, fused_layer_norm, "copy", copy, repeats);
   run("layer_norm", x, fused_layer_norm, "composite", layer_norm_twin, repeats);
+
+  // The main job's feed-forward, x [16,256,128] -> 512 -> 128: affine (product + bias in one
+  // op) and gelu_affine (GELU, product, bias) against the same steps as primitive ops. The
+  // weights want gradients too, as in training.
+  const std::size_t F = 4 * D;
+  Tensor<float> w1(randn<float>({F, D}, rng).value(), true), b1(randn<float>({F}, rng).value(), true);
+  Tensor<float> w2(randn<float>({D, F}, rng).value(), true), b2(randn<float>({D}, rng).value(), true);
+  run("affine_128_512", x, [&](const Tensor<float>& t) { return affine(t, w1, &b1); }, "composite",
+      [&](const Tensor<float>& t) { return matmul(t, transpose(w1, 0, 1)) + b1; }, repeats);
+  const Tensor<float> u = randn<float>({shape[0], shape[1], F}, rng);
+  run("gelu_affine_512_128", u, [&](const Tensor<float>& t) { return gelu_affine(t, w2, &b2); }, "composite",
+      [&](const Tensor<float>& t) { return matmul(gelu(t), transpose(w2, 0, 1)) + b2; }, repeats);
   return 0;
 }

@@ -43,17 +43,22 @@ T row_dot(const T* a, const T* b, std::size_t n) {
   return s;
 }
 
-// max_i x[i] (-inf for an empty row)
+// max_i x[i] (-inf for an empty row). On SIMD batches: the compiler will not vectorise
+// `m > x ? m : x` itself (its NaN and signed-zero cases keep it from using a vector max), and
+// xsimd::max(m, x) is that same expression per lane (x when either is NaN or both are zeros).
 template <class T>
 T row_max(const T* x, std::size_t n) {
-  T lane[kLanes];
-  std::fill(lane, lane + kLanes, -std::numeric_limits<T>::infinity());
-  std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (std::size_t j = 0; j < kLanes; ++j) lane[j] = lane[j] > x[i + j] ? lane[j] : x[i + j];
+  constexpr std::size_t W = Batch<T>::size;
   T m = -std::numeric_limits<T>::infinity();
+  std::size_t i = 0;
+  if (n >= W) {
+    Batch<T> lane(m);
+    for (; i + W <= n; i += W) lane = xsimd::max(lane, Batch<T>::load_unaligned(x + i));
+    alignas(64) T lanes[W];
+    lane.store_aligned(lanes);
+    for (std::size_t j = 0; j < W; ++j) m = m > lanes[j] ? m : lanes[j];
+  }
   for (; i < n; ++i) m = m > x[i] ? m : x[i];
-  for (std::size_t j = 0; j < kLanes; ++j) m = m > lane[j] ? m : lane[j];
   return m;
 }
 

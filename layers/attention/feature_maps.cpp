@@ -154,24 +154,33 @@ constexpr std::size_t kFeatureBlockRows = 96;
 
 // The first j with u[j] == value (the column a strict > scan keeps as the maximum); 0 when there
 // is none (a row holding NaN), so backward still reads a valid column.
+// (SIMD: the batch holding the first match is found by a vector compare, then scanned.)
 template <class T>
 std::size_t first_index_of(const T* u, std::size_t n, T value) {
-  for (std::size_t j = 0; j < n; ++j)
+  using B = detail::Batch<T>;
+  const B v(value);
+  std::size_t j = 0;
+  for (; j + B::size <= n; j += B::size)
+    if (xsimd::any(B::load_unaligned(u + j) == v)) break;
+  for (; j < n; ++j)
     if (u[j] == value) return j;
   return 0;
 }
 
-// min_j u[j], with independent partial minima (as detail::row_max).
+// min_j u[j] on SIMD batches, as detail::row_max (xsimd::min(m, x) is `m < x ? m : x` per lane).
 template <class T>
 T row_min(const T* u, std::size_t n) {
-  T lane[detail::kLanes];
-  std::fill(lane, lane + detail::kLanes, std::numeric_limits<T>::infinity());
-  std::size_t j = 0;
-  for (; j + detail::kLanes <= n; j += detail::kLanes)
-    for (std::size_t l = 0; l < detail::kLanes; ++l) lane[l] = lane[l] < u[j + l] ? lane[l] : u[j + l];
+  using B = detail::Batch<T>;
   T m = std::numeric_limits<T>::infinity();
+  std::size_t j = 0;
+  if (n >= B::size) {
+    B lane(m);
+    for (; j + B::size <= n; j += B::size) lane = xsimd::min(lane, B::load_unaligned(u + j));
+    alignas(64) T lanes[B::size];
+    lane.store_aligned(lanes);
+    for (std::size_t l = 0; l < B::size; ++l) m = m < lanes[l] ? m : lanes[l];
+  }
   for (; j < n; ++j) m = m < u[j] ? m : u[j];
-  for (std::size_t l = 0; l < detail::kLanes; ++l) m = m < lane[l] ? m : lane[l];
   return m;
 }
 
@@ -179,7 +188,14 @@ T row_min(const T* u, std::size_t n) {
 // strict > keeps it: +(j+1) when u[j] == value, else -(j+1); +1 when there is none (NaN).
 template <class T>
 long first_signed_index_of(const T* u, std::size_t n, T value) {
-  for (std::size_t j = 0; j < n; ++j) {
+  using B = detail::Batch<T>;
+  const B v(value);
+  std::size_t j = 0;
+  for (; j + B::size <= n; j += B::size) {
+    const B b = B::load_unaligned(u + j);
+    if (xsimd::any((b == v) || (-b == v))) break;
+  }
+  for (; j < n; ++j) {
     if (u[j] == value) return long(j) + 1;
     if (-u[j] == value) return -(long(j) + 1);
   }
