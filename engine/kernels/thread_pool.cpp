@@ -55,14 +55,13 @@ class ThreadPool {
     stopping_ = false;
     // Workers start from the current generation: one read later could miss the first run().
     const std::uint64_t start = generation_.load(std::memory_order_acquire);
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, start] { worker_loop(start); });
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, start, i] { worker_loop(start, i == 1); });
   }
 
   void run(std::size_t n, const std::function<void(std::size_t)>& fn) {
     std::lock_guard<std::mutex> run_lock(run_mutex_);
     fn_ = &fn;
-    n_ = n;
-    next_.store(0, std::memory_order_relaxed);
+    range_.store(pack(0, n), std::memory_order_relaxed);
     error_ = nullptr;
     busy_.store(int(workers_.size()), std::memory_order_relaxed);
     {
@@ -70,7 +69,7 @@ class ThreadPool {
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
-    work();
+    work(false);
     spin_then([&] { return busy_.load(std::memory_order_acquire) == 0; });
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -80,21 +79,41 @@ class ThreadPool {
   }
 
  private:
-  void work() {
+  // The indices not yet taken, [lo, hi), in one word: the calling thread takes them from the
+  // front and the first worker from the back (the others from the front). So on 2 threads
+  // every parallel loop over rows gives the first rows to the same core and the last rows to
+  // the other, and the rows a loop writes are in that core's L2 when the next loop reads them;
+  // a thread that falls behind still takes fewer.
+  static std::uint64_t pack(std::uint64_t lo, std::uint64_t hi) { return lo | (hi << 32); }
+
+  bool take(bool from_back, std::size_t& index) {
+    std::uint64_t cur = range_.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::uint64_t lo = cur & 0xffffffffu, hi = cur >> 32;
+      if (lo >= hi) return false;
+      const std::uint64_t next = from_back ? pack(lo, hi - 1) : pack(lo + 1, hi);
+      if (range_.compare_exchange_weak(cur, next, std::memory_order_relaxed)) {
+        index = std::size_t(from_back ? hi - 1 : lo);
+        return true;
+      }
+    }
+  }
+
+  void work(bool from_back) {
     t_inside_region = true;
-    for (std::size_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < n_;) {
+    for (std::size_t i; take(from_back, i);) {
       try {
         (*fn_)(i);
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex_);
         if (!error_) error_ = std::current_exception();
-        next_.store(n_, std::memory_order_relaxed);  // stop handing out work
+        range_.store(0, std::memory_order_relaxed);  // stop handing out work
       }
     }
     t_inside_region = false;
   }
 
-  void worker_loop(std::uint64_t seen) {
+  void worker_loop(std::uint64_t seen, bool from_back) {
     for (;;) {
       spin_then([&] { return generation_.load(std::memory_order_acquire) != seen; });
       {
@@ -103,7 +122,7 @@ class ThreadPool {
         seen = generation_.load(std::memory_order_acquire);
         if (stopping_) return;
       }
-      work();
+      work(from_back);
       if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lock(mutex_);
         done_.notify_one();
@@ -119,8 +138,7 @@ class ThreadPool {
   bool stopping_ = false;
 
   const std::function<void(std::size_t)>* fn_ = nullptr;
-  std::size_t n_ = 0;
-  std::atomic<std::size_t> next_{0};
+  std::atomic<std::uint64_t> range_{0};
   std::atomic<int> busy_{0};
   std::mutex error_mutex_;
   std::exception_ptr error_;
@@ -150,6 +168,13 @@ void parallel_for(std::size_t n, const std::function<void(std::size_t)>& fn) {
   if (n == 0) return;
   if (n == 1 || t_inside_region || g_threads.load() <= 1) {
     for (std::size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  // The pool hands out indices below 2^32 (see ThreadPool::take); more run as several loops.
+  constexpr std::size_t kMaxIndices = (std::size_t(1) << 32) - 1;
+  if (n > kMaxIndices) {
+    for (std::size_t start = 0; start < n; start += kMaxIndices)
+      parallel_for(std::min(kMaxIndices, n - start), [&](std::size_t i) { fn(start + i); });
     return;
   }
   // A BLAS call made by fn must not start threads of its own on the busy cores.

@@ -46,6 +46,26 @@ TEST_CASE("parallel_for runs work on the pool's threads, not only on the caller"
   CHECK(std::count(ran_on.begin(), ran_on.end(), caller) == std::ptrdiff_t(ran_on.size()));
 }
 
+// On 2 threads the caller takes indices from the front and the worker from the back, so each
+// core gets the same end of every loop over rows (and finds those rows in its own cache). Which
+// thread takes how many depends on timing; that the caller's are a prefix does not.
+TEST_CASE("parallel_for on 2 threads: the caller runs a prefix of the indices, the worker the rest",
+          "[engine][threads]") {
+  ThreadsFor scope(2);
+  const std::thread::id caller = std::this_thread::get_id();
+  for (int round = 0; round < 20; ++round) {
+    std::vector<int> on_caller(64, -1);
+    parallel_for(on_caller.size(), [&](std::size_t i) {
+      on_caller[i] = std::this_thread::get_id() == caller ? 1 : 0;
+      if (round % 2) std::this_thread::sleep_for(std::chrono::microseconds(200));  // let the worker take some
+    });
+    const auto first_other = std::find(on_caller.begin(), on_caller.end(), 0);
+    REQUIRE(std::count(on_caller.begin(), on_caller.end(), -1) == 0);
+    INFO("round " << round);
+    REQUIRE(std::count(first_other, on_caller.end(), 1) == 0);
+  }
+}
+
 TEST_CASE("parallel_for marks its region and runs nested loops serially", "[engine][threads]") {
   ThreadsFor scope(2);
   REQUIRE(num_threads() == 2);
