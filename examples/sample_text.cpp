@@ -2,10 +2,12 @@
 // train_text used (taken from its corpus, stored in the checkpoint). Causal FAVOR models generate
 // in RNN mode (constant time and memory per token); --samples N generates N samples in one
 // batch, sample i drawing from generator stream i of --seed (so it equals the sample generated
-// alone from that stream); --timing shows the time per token as the generated text grows.
+// alone from that stream); --timing shows the time per token as the generated text grows;
+// --weights float16 stores the recurrent decoder's product weights as IEEE halves (lossy, faster).
 //
 //   sample_text --checkpoint runs/text.safetensors --prompt "And Jesus said" --length 500
 //   sample_text --samples 16 --timing
+//   sample_text --timing --weights float16
 #include <algorithm>
 #include <numeric>
 
@@ -42,18 +44,19 @@ double mean_seconds(const std::vector<double>& s, std::size_t start, std::size_t
 
 // us per token (one sample) or tokens/s (several) over lengths 0..64, 64..128, 128..256, ...,
 // each also as a JSON line.
-void print_timing(const SamplingResult& result, std::size_t samples, const std::string& kernel) {
+void print_timing(const SamplingResult& result, std::size_t samples, const std::string& kernel,
+                  const std::string& weights) {
   const auto& s = result.seconds_per_token;
-  fmt::print("\n{} generation ({} mode, {} sample{} at once), time per step over the generated text:\n", kernel,
-             result.recurrent ? "recurrent" : "full-recompute", samples, samples == 1 ? "" : "s");
+  fmt::print("\n{} generation ({} mode, {} weights, {} sample{} at once), time per step over the generated text:\n",
+             kernel, result.recurrent ? "recurrent" : "full-recompute", weights, samples, samples == 1 ? "" : "s");
   for (std::size_t start = 0; start < s.size(); start = start == 0 ? 64 : start * 2) {
     const std::size_t end = std::min(s.size(), start == 0 ? std::size_t(64) : start * 2);
     const double step = mean_seconds(s, start, end);
     fmt::print("  tokens {:>6} .. {:>6}: {:8.1f} us/step, {:8.1f} us/token, {:9.0f} tokens/s\n", start, end,
                step * 1e6, step * 1e6 / double(samples), double(samples) / step);
-    fmt::print("{{\"program\":\"sample_text\",\"samples\":{},\"from\":{},\"to\":{},\"us_per_step\":{:.2f},"
-               "\"tokens_per_s\":{:.0f}}}\n",
-               samples, start, end, step * 1e6, double(samples) / step);
+    fmt::print("{{\"program\":\"sample_text\",\"weights\":\"{}\",\"samples\":{},\"from\":{},\"to\":{},"
+               "\"us_per_step\":{:.2f},\"tokens_per_s\":{:.0f}}}\n",
+               weights, samples, start, end, step * 1e6, double(samples) / step);
   }
 }
 }  // namespace
@@ -81,6 +84,12 @@ int main(int argc, char** argv) {
   app.add_flag("--timing", timing,
                "print the time per token at increasing lengths (with --samples N > 1: also one sample alone, and "
                "the tokens/s ratio)");
+  std::string weights = "float32";
+  app.add_option("--weights", weights,
+                 "storage of the recurrent decoder's product weights: float32 (exact) or float16 (lossy: each weight "
+                 "rounded to nearest, relative error <= 2^-11; half the bytes to read per token)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float32", "float16"}));
   bool allow_nan = false;
   app.add_flag("--allow-non-finite", allow_nan, "load a checkpoint even if it holds NaN or Inf (refused by default)");
   CLI11_PARSE(app, argc, argv);
@@ -88,11 +97,16 @@ int main(int argc, char** argv) {
   try {
     tune_malloc_for_reuse();
     set_num_threads(threads);
+    sampling.weights = parse_weight_storage(weights);
     const RunState run = peek_run(checkpoint);
     PerformerLM<float> model(PerformerConfig::from_json(run.config_json));
     AdamW<float> optimizer(model.named_parameters());  // the checkpoint holds its state too
     load_run(checkpoint, model, optimizer);
     if (prompt.empty()) prompt = checkpoint_prompt(checkpoint);
+    if (sampling.weights == WeightStorage::float16 && !model.supports_recurrent_generation())
+      throw std::invalid_argument(fmt::format("--weights float16 is for the recurrent decoder; this model (attention "
+                                              "'{}') generates by full recompute",
+                                              attention_kernel_name(model.config().attention)));
     std::vector<Rng> rngs;
     for (std::size_t i = 0; i < samples; ++i) rngs.push_back(sample_stream(seed, i));
     const SamplingResult result = generate_samples(model, prompt, sampling, rngs);
@@ -102,12 +116,14 @@ int main(int argc, char** argv) {
     }
     if (timing) {
       const std::string kernel = attention_kernel_name(model.config().attention);
+      // Only the recurrent decoder stores weights in float16; full recompute uses the model's.
+      const std::string shown_weights = result.recurrent ? weights : "float32 (model)";
       if (samples > 1) {
         // One sample alone, in the same run, for the ratio (noise hits both runs alike).
         std::vector<Rng> one{sample_stream(seed, 0)};
         const SamplingResult alone = generate_samples(model, prompt, sampling, one);
-        print_timing(alone, 1, kernel);
-        print_timing(result, samples, kernel);
+        print_timing(alone, 1, kernel, shown_weights);
+        print_timing(result, samples, kernel, shown_weights);
         const auto& a = alone.seconds_per_token;
         const auto& b = result.seconds_per_token;
         if (!a.empty() && !b.empty()) {
@@ -115,7 +131,7 @@ int main(int argc, char** argv) {
           fmt::print("{} samples at once: {:.1f}x the tokens/s of one sample\n", samples, ratio);
         }
       } else {
-        print_timing(result, 1, kernel);
+        print_timing(result, 1, kernel, shown_weights);
       }
       fmt::print("peak RSS {:.0f} MiB\n", double(peak_rss_bytes()) / (1 << 20));
     }

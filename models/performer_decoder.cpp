@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <xsimd/xsimd.hpp>
@@ -36,14 +37,30 @@ Array<T> panels_of(const Tensor<T>& w) {
   return t;
 }
 
+// One SIMD vector of panel weights as T: float32/float64 as stored, float16 widened in registers.
+template <class T>
+Batch<T> load_weights(const T* p) {
+  return Batch<T>::load_unaligned(p);
+}
+inline Batch<float> load_weights(const float16_bits* p) { return load_float16(p); }
+
+// f(pointer to the panels) with the pointer type of the storage in use.
+template <class T, class Panels, class F>
+decltype(auto) with_panels(const Panels& panels, F f) {
+  if constexpr (std::is_same_v<T, float>)
+    if (!panels.half.empty()) return f(panels.half.data());
+  return f(panels.wide.data());
+}
+
 // out[r, n] (=, or += when `accumulate`) bias[n] + sum_k x[r, k] W^T[k, n] for RB rows and the
 // columns of PB consecutive panels (`valid` of the last panel's NB are real): x [RB, K] (row
 // stride ldx), out row stride ldo. The RB x PB x NB outputs stay in registers over the whole K
 // loop (RB * PB * 2 independent FMA chains, so one row still keeps the FMA units busy); no
 // horizontal sums. Each output is summed over k in order whatever the rows and panels beside it,
-// so a row's result does not depend on how many rows step together or on the threads.
-template <class T, std::size_t RB, std::size_t PB>
-void affine_tile(const T* x, std::size_t ldx, std::size_t K, const T* panels, std::size_t valid, const T* bias, T* out,
+// so a row's result does not depend on how many rows step together or on the threads. The panels
+// hold Wt: T, or float16 bits (for T = float) in the same layout.
+template <class T, std::size_t RB, std::size_t PB, class Wt>
+void affine_tile(const T* x, std::size_t ldx, std::size_t K, const Wt* panels, std::size_t valid, const T* bias, T* out,
                  std::size_t ldo, bool accumulate) {
   constexpr std::size_t W = Batch<T>::size, NB = 2 * W;
   Batch<T> acc[RB][PB][2];
@@ -52,9 +69,9 @@ void affine_tile(const T* x, std::size_t ldx, std::size_t K, const T* panels, st
   for (std::size_t k = 0; k < K; ++k) {
     Batch<T> w[PB][2];
     for (std::size_t p = 0; p < PB; ++p) {
-      const T* wk = panels + (p * K + k) * NB;
-      w[p][0] = Batch<T>::load_unaligned(wk);
-      w[p][1] = Batch<T>::load_unaligned(wk + W);
+      const Wt* wk = panels + (p * K + k) * NB;
+      w[p][0] = load_weights(wk);
+      w[p][1] = load_weights(wk + W);
     }
     for (std::size_t r = 0; r < RB; ++r) {
       const Batch<T> xr(x[r * ldx + k]);
@@ -81,29 +98,29 @@ void affine_tile(const T* x, std::size_t ldx, std::size_t K, const T* panels, st
 
 // Rows [0, R) in tiles of up to 4 against PB panels (their weights stay in L1 from the first
 // tile to the last, so every weight is read from memory once whatever R is).
-template <class T, std::size_t PB>
-void affine_panels(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* panels, std::size_t valid,
+template <class T, std::size_t PB, class Wt>
+void affine_panels(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const Wt* panels, std::size_t valid,
                    const T* bias, T* out, std::size_t ldo, bool accumulate) {
   std::size_t r = 0;
-  for (; r + 4 <= R; r += 4) affine_tile<T, 4, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate);
+  for (; r + 4 <= R; r += 4) affine_tile<T, 4, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate);
   switch (R - r) {
-    case 3: affine_tile<T, 3, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
-    case 2: affine_tile<T, 2, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
-    case 1: affine_tile<T, 1, PB>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
+    case 3: affine_tile<T, 3, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
+    case 2: affine_tile<T, 2, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
+    case 1: affine_tile<T, 1, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
     default: break;
   }
 }
 
 // Panels [p0, p1) of W^T for R rows, two panels at a time.
-template <class T>
-void affine_panel_range(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* panels, std::size_t N,
+template <class T, class Wt>
+void affine_panel_range(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const Wt* panels, std::size_t N,
                         const T* bias, T* out, std::size_t ldo, bool accumulate, std::size_t p0, std::size_t p1) {
   constexpr std::size_t NB = kPanel<T>;
   for (std::size_t p = p0; p < p1;) {
     const std::size_t n = p * NB, take = p + 2 <= p1 ? 2 : 1, valid = std::min(NB, N - (p + take - 1) * NB);
     const T* b = bias ? bias + n : nullptr;
-    if (take == 2) affine_panels<T, 2>(x, ldx, R, K, panels + p * K * NB, valid, b, out + n, ldo, accumulate);
-    else affine_panels<T, 1>(x, ldx, R, K, panels + p * K * NB, valid, b, out + n, ldo, accumulate);
+    if (take == 2) affine_panels<T, 2, Wt>(x, ldx, R, K, panels + p * K * NB, valid, b, out + n, ldo, accumulate);
+    else affine_panels<T, 1, Wt>(x, ldx, R, K, panels + p * K * NB, valid, b, out + n, ldo, accumulate);
     p += take;
   }
 }
@@ -128,8 +145,8 @@ void on_two_sticky_halves(F half) {
 // All N outputs for R rows: x [R, K] (row stride ldx) times the panels of W^T, out [R, N] (row
 // stride ldo), on 2 threads in two sticky halves (above), on more in chunks when there is enough
 // work.
-template <class T>
-void affine_rows(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const T* panels, std::size_t N,
+template <class T, class Wt>
+void affine_rows(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const Wt* panels, std::size_t N,
                  const T* bias, T* out, std::size_t ldo, bool accumulate = false) {
   constexpr std::size_t NB = kPanel<T>;
   const std::size_t P = (N + NB - 1) / NB;
@@ -224,9 +241,44 @@ const char* kernel_refusal = "PerformerDecoder: recurrent generation needs a cau
 
 }  // namespace
 
+const char* weight_storage_name(WeightStorage storage) {
+  return storage == WeightStorage::float16 ? "float16" : "float32";
+}
+
+WeightStorage parse_weight_storage(const std::string& name) {
+  if (name == "float32") return WeightStorage::float32;
+  if (name == "float16") return WeightStorage::float16;
+  throw std::invalid_argument(fmt::format("PerformerDecoder: weight storage '{}' is not float32 or float16", name));
+}
+
+// W^T's panels in this decoder's storage. For float16 every weight must be within float16's
+// finite range: a larger one (or inf, NaN) would turn into inf or NaN in every logit, so it is
+// refused with the tensor's name (`name`) and the value.
 template <class T>
-PerformerDecoder<T>::PerformerDecoder(const PerformerLM<T>& model, std::size_t rows)
-    : model_(model), config_(model.config()), rows_(rows) {
+typename PerformerDecoder<T>::Panels PerformerDecoder<T>::stored_panels(const Tensor<T>& w,
+                                                                          const std::string& name) const {
+  Panels panels;
+  panels.wide = panels_of(w);
+  if (storage_ == WeightStorage::float32) return panels;
+  for (std::size_t i = 0; i < w.numel(); ++i)
+    if (!(std::abs(w.data()[i]) <= T(kFloat16Max)))
+      throw std::invalid_argument(fmt::format("PerformerDecoder: float16 weights: {} {} holds {} at [{}, {}], "
+                                              "outside float16's range [-65504, 65504] (use float32 weights)",
+                                              name, shape_str(w.shape()), double(w.data()[i]), i / w.size(1),
+                                              i % w.size(1)));
+  panels.half.resize(panels.wide.size());
+  for (std::size_t i = 0; i < panels.half.size(); ++i) panels.half[i] = float16_from_float(float(panels.wide.data()[i]));
+  panels.wide = Array<T>();
+  return panels;
+}
+
+template <class T>
+PerformerDecoder<T>::PerformerDecoder(const PerformerLM<T>& model, std::size_t rows, WeightStorage storage)
+    : model_(model), config_(model.config()), storage_(storage), rows_(rows) {
+  if (storage == WeightStorage::float16 && !std::is_same_v<T, float>)
+    throw std::invalid_argument(fmt::format("PerformerDecoder: float16 weight storage is for a float decoder; this "
+                                            "one computes in {} (use float32 storage)",
+                                            std::is_same_v<T, double> ? "double" : "another type"));
   if (!model.supports_recurrent_generation())
     throw std::invalid_argument(fmt::format("{} (attention '{}', causal {})", kernel_refusal,
                                             attention_kernel_name(config_.attention), config_.causal));
@@ -252,15 +304,16 @@ PerformerDecoder<T>::PerformerDecoder(const PerformerLM<T>& model, std::size_t r
       std::copy_n(projections[p]->weight().data(), D_ * D_, qkv.data() + p * D_ * D_);
       if (projections[p]->has_bias()) std::copy_n(projections[p]->bias().data(), D_, layer.qkv_bias.data() + p * D_);
     }
-    layer.qkv_t = panels_of(Tensor<T>(std::move(qkv)));
-    layer.out_t = panels_of(a.out_projection().weight());
-    layer.ff1_t = panels_of(block.feed_forward().layers().at(0).weight());
-    layer.ff2_t = panels_of(block.feed_forward().layers().at(1).weight());
-    layer.projection_t = panels_of(a.projection());
+    const std::string prefix = fmt::format("block {} ", l);
+    layer.qkv_t = stored_panels(Tensor<T>(std::move(qkv)), prefix + "q/k/v projection weights (stacked)");
+    layer.out_t = stored_panels(a.out_projection().weight(), prefix + "attention output projection weight");
+    layer.ff1_t = stored_panels(block.feed_forward().layers().at(0).weight(), prefix + "feed-forward weight 1");
+    layer.ff2_t = stored_panels(block.feed_forward().layers().at(1).weight(), prefix + "feed-forward weight 2");
+    layer.projection_t = stored_panels(a.projection(), prefix + "random feature projection");
     layer.state.assign(rows * H_ * M_ * (d_ + 1), T(0));
     layers_.push_back(std::move(layer));
   }
-  head_t_ = panels_of(model.head_weight());
+  head_t_ = stored_panels(model.head_weight(), "logits head weight");
   positions_.assign(rows, 0);
   phase_flags_ = std::make_unique<std::atomic<int>[]>(3 * (5 * layers_.size() + 1));
   x_.assign(rows * D_, T(0));
@@ -420,7 +473,7 @@ void PerformerDecoder<T>::update_and_read(std::size_t layer, std::size_t row, st
 template <class T>
 void PerformerDecoder<T>::positive_slices(std::size_t layer, std::size_t row0, std::size_t s0, std::size_t s1) {
   const MultiHeadAttention<T>& a = model_.stack().block(layer).attention();
-  const T* wt = layers_[layer].projection_t.data();
+  const Panels& wt = layers_[layer].projection_t;
   const T norm = T(std::pow(double(d_), -0.25));
   const T half_norm_sq = norm * norm / 2;
   const T scale = T(1 / std::sqrt(double(m_))), eps = T(a.config().query_eps);
@@ -434,7 +487,9 @@ void PerformerDecoder<T>::positive_slices(std::size_t layer, std::size_t row0, s
     }
     T* uq = u_.data() + (row * H_ + h) * 2 * m_;
     const T* uk = uq + m_;
-    affine_rows(static_cast<const T*>(q), D_, 2, d_, wt, m_, static_cast<const T*>(nullptr), uq, m_);
+    with_panels<T>(wt, [&](const auto* w) {
+      affine_rows(static_cast<const T*>(q), D_, 2, d_, w, m_, static_cast<const T*>(nullptr), uq, m_);
+    });
     T* qf = qf_.data() + (row * H_ + h) * M_;
     T* kf = kf_.data() + (row * H_ + h) * M_;
     const T sq = squares_about(static_cast<const T*>(q), d_, T(0));
@@ -503,15 +558,16 @@ void PerformerDecoder<T>::step_phase(std::size_t p, std::size_t half, std::size_
   T* x = x_.data() + row0 * D_;
   T* normed = normed_.data() + (half * rows_ + row0) * D_;
   // out (+)= in W^T + bias over this half's columns, returned as [n0, n1).
-  const auto product = [&](const T* in, std::size_t K, const Array<T>& panels, std::size_t N, const T* bias, T* out,
+  const auto product = [&](const T* in, std::size_t K, const Panels& panels, std::size_t N, const T* bias, T* out,
                            bool accumulate) {
     if (halves == 1) {
-      affine_rows(in, K, count, K, panels.data(), N, bias, out, N, accumulate);
+      with_panels<T>(panels, [&](const auto* w) { affine_rows(in, K, count, K, w, N, bias, out, N, accumulate); });
       return std::pair<std::size_t, std::size_t>(0, N);
     }
     const std::size_t P = (N + NB - 1) / NB, split = (P / 2 + 1) / 2 * 2;
     const std::size_t p0 = half == 0 ? 0 : split, p1 = half == 0 ? split : P;
-    affine_panel_range(in, K, count, K, panels.data(), N, bias, out, N, accumulate, p0, p1);
+    with_panels<T>(panels,
+                   [&](const auto* w) { affine_panel_range(in, K, count, K, w, N, bias, out, N, accumulate, p0, p1); });
     return std::pair<std::size_t, std::size_t>(std::min(N, p0 * NB), std::min(N, p1 * NB));
   };
   const auto bias_of = [](const Linear<T>& linear) { return linear.has_bias() ? linear.bias().data() : nullptr; };

@@ -25,6 +25,15 @@
 //   decoder.prefill(0, prompt_ids);                 // rows 0 .. B-1 from a prompt [B, L]
 //   const float* logits = decoder.step(tokens, 0, R);   // tokens [R] -> logits [R, V]
 //
+// Weight storage: float32 by default (results as above, exact to the model). WeightStorage::float16
+// (float only) stores the products' weights (q/k/v, out, feed-forward, logits head, random
+// projection) as IEEE half panels, widened to float32 in registers as they are loaded
+// (engine/kernels/float16.hpp): half the bytes to stream per token, so the default model's
+// weights (~1.6 MB) fit one core's L2. Lossy (each weight rounded to nearest, relative error
+// <= 2^-11); accumulation, biases, norms, activations and the FAVOR states stay float32, and
+// prefill (the Tensor path) stays float32. A weight beyond float16's range (|w| > 65504) is
+// refused, naming the tensor. Rows stay bit-identical whatever the rows and threads.
+//
 // The decoder copies the weights when it is built (transposed, W^T [in, out], in panels of 2 SIMD
 // vectors of columns, so that a step streams them in memory order): build a new one after the model's weights change. The model must
 // outlive the decoder (prefill and the norms use it).
@@ -35,19 +44,30 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
 
+#include "engine/kernels/float16.hpp"
 #include "models/performer_lm.hpp"
 
 namespace pf {
 
+// How PerformerDecoder stores the weights of its products (see above).
+enum class WeightStorage { float32, float16 };
+const char* weight_storage_name(WeightStorage storage);
+// "float32" / "float16"; anything else is refused naming the value.
+WeightStorage parse_weight_storage(const std::string& name);
+
 template <class T>
 class PerformerDecoder {
  public:
-  // Throws std::invalid_argument if the model has no RNN mode (exact or bidirectional attention).
-  PerformerDecoder(const PerformerLM<T>& model, std::size_t rows);
+  // Throws std::invalid_argument if the model has no RNN mode (exact or bidirectional attention),
+  // for float16 storage with T = double, or for a weight outside float16's range.
+  PerformerDecoder(const PerformerLM<T>& model, std::size_t rows, WeightStorage storage = WeightStorage::float32);
+
+  WeightStorage weight_storage() const { return storage_; }
 
   std::size_t rows() const { return rows_; }
   std::size_t vocab() const { return vocab_; }
@@ -69,11 +89,17 @@ class PerformerDecoder {
   const T* step(const std::int64_t* tokens, std::size_t row0, std::size_t count);
 
  private:
+  // Panels of W^T [in, out] (performer_decoder.cpp, panels_of) in the decoder's storage: `wide`
+  // (T) for float32 storage, `half` (float16 bits, same layout) for float16.
+  struct Panels {
+    Array<T> wide;
+    std::vector<float16_bits, xsimd::aligned_allocator<float16_bits, 64>> half;
+  };
   struct Layer {
-    // Every weight as panels of W^T [in, out] (performer_decoder.cpp, panels_of).
-    Array<T> qkv_t, qkv_bias;       // W^T [D, 3D] of q, k, v stacked; [3D]
-    Array<T> out_t, ff1_t, ff2_t;   // W^T [D, D], [D, F], [F, D]
-    Array<T> projection_t;          // random features W^T [d, m]
+    Panels qkv_t;                   // W^T [D, 3D] of q, k, v stacked
+    Array<T> qkv_bias;              // [3D]
+    Panels out_t, ff1_t, ff2_t;     // W^T [D, D], [D, F], [F, D]
+    Panels projection_t;            // random features W^T [d, m]
     // S1 of every row and head, per slice S [M, dv] then z [M] (M (dv + 1) values).
     std::vector<T, xsimd::aligned_allocator<T, 64>> state;
   };
@@ -87,11 +113,14 @@ class PerformerDecoder {
   void export_slice(const T* slice, T* s1) const;
   void update_and_read(std::size_t layer, std::size_t row, std::size_t head, const T* qf, const T* kf);
 
+  Panels stored_panels(const Tensor<T>& w, const std::string& name) const;
+
   const PerformerLM<T>& model_;
   PerformerConfig config_;
+  WeightStorage storage_ = WeightStorage::float32;
   std::size_t rows_ = 0, vocab_ = 0, D_ = 0, H_ = 0, d_ = 0, F_ = 0, m_ = 0, M_ = 0;
   std::vector<Layer> layers_;
-  Array<T> head_t_;  // [D, V]
+  Panels head_t_;  // [D, V]
   std::vector<std::size_t> positions_;
   // Per phase of a 2-thread step: half 0 taken, half 1 taken, halves done (step).
   std::unique_ptr<std::atomic<int>[]> phase_flags_;

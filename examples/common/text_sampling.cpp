@@ -84,8 +84,8 @@ Indices row_of(const std::vector<std::size_t>& tokens, std::size_t begin) {
 Rng sample_stream(std::uint64_t seed, std::size_t i) { return Rng(seed + 0x9E3779B97F4A7C15ULL * i); }
 
 RecurrentGeneration::RecurrentGeneration(const PerformerLM<float>& model, const std::vector<std::size_t>& prompt,
-                                         std::size_t sequences)
-    : decoder_(model, (model.config().positions == PositionKind::learned ? 2 : 1) * sequences),
+                                         std::size_t sequences, WeightStorage weights)
+    : decoder_(model, (model.config().positions == PositionKind::learned ? 2 : 1) * sequences, weights),
       sequences_(sequences),
       vocab_(model.config().vocab),
       context_(model.config().context) {
@@ -164,7 +164,7 @@ SamplingResult generate_samples(PerformerLM<float>& model, const std::string& pr
   for (unsigned char c : prompt) history.push_back(c);
 
   if (result.recurrent) {
-    RecurrentGeneration generation(model, history, N);
+    RecurrentGeneration generation(model, history, N, options.weights);
     std::vector<std::int64_t> tokens(N);
     for (std::size_t step = 0; step < options.length; ++step) {
       const auto t0 = Clock::now();

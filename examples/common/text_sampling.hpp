@@ -34,6 +34,8 @@ struct SamplingOptions {
   std::size_t length = 300;   // bytes to generate
   double temperature = 0.8;   // 0 = greedy
   std::size_t top_k = 0;      // 0 = all tokens
+  // The recurrent decoder's weight storage (float16: lossy, half the bytes per step).
+  WeightStorage weights = WeightStorage::float32;
 };
 
 struct SamplingResult {
@@ -59,7 +61,8 @@ SamplingResult generate_samples(PerformerLM<float>& model, const std::string& pr
 // to each.
 class RecurrentGeneration {
  public:
-  RecurrentGeneration(const PerformerLM<float>& model, const std::vector<std::size_t>& prompt, std::size_t sequences);
+  RecurrentGeneration(const PerformerLM<float>& model, const std::vector<std::size_t>& prompt, std::size_t sequences,
+                      WeightStorage weights = WeightStorage::float32);
   const float* logits(std::size_t i) const { return logits_.data() + i * vocab_; }
   void feed(const std::vector<std::int64_t>& tokens);
   // Index in the text (prompt = 0 ..) of the first token of the window the logits come from.
