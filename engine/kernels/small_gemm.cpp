@@ -91,6 +91,8 @@ template <class T, class ColEnd>
 void by_rows(MatView<T> C, const AReader<T>& A, int K, const T* b, std::ptrdiff_t ldb, bool accumulate, Zeros z,
              ColEnd col_end) {
   constexpr int w = W<T>;
+  T* panel = scratch<T>(std::size_t(K) * w, 0);
+  int panel_j0 = -1, panel_end = -1;
   for (int i0 = 0; i0 < C.rows; i0 += kRowTile) {
     const int rows = std::min(kRowTile, C.rows - i0), n = col_end(i0, rows);
     int k0, k1;
@@ -108,15 +110,15 @@ void by_rows(MatView<T> C, const AReader<T>& A, int K, const T* b, std::ptrdiff_
       row_tile_rows<T, kRowTile, 1>(rows, Ai, k0, k1, b + j0, ldb, ci + j0, C.ld, accumulate, w);
       j0 += w;
     }
-    if (j0 < n) {  // ragged last columns: a zero-padded K x W panel
-      const int tail = n - j0;
-      T* panel = scratch<T>(std::size_t(K) * w, 0);
-      for (int k = k0; k < k1; ++k) {
-        T* row = panel + std::ptrdiff_t(k) * w;
-        std::copy(b + k * ldb + j0, b + k * ldb + n, row);
-        std::fill(row + tail, row + w, T(0));
+    if (j0 < n) {  // ragged last columns [j0, n): a zero-padded K x W panel, copied once per (j0, n)
+      if (j0 != panel_j0 || n != panel_end) {
+        for (int k = 0; k < K; ++k) {
+          T* row = panel + std::ptrdiff_t(k) * w;
+          for (int j = 0; j < w; ++j) row[j] = j0 + j < n ? b[k * ldb + j0 + j] : T(0);
+        }
+        panel_j0 = j0, panel_end = n;
       }
-      row_tile_rows<T, kRowTile, 1>(rows, Ai, k0, k1, panel, w, ci + j0, C.ld, accumulate, tail);
+      row_tile_rows<T, kRowTile, 1>(rows, Ai, k0, k1, panel, w, ci + j0, C.ld, accumulate, n - j0);
     }
   }
 }
@@ -137,9 +139,19 @@ void dot_tile(const T* a, std::ptrdiff_t lda, const T* b, std::ptrdiff_t ldb, in
     for (int i = 0; i < MI; ++i)
       for (int j = 0; j < NJ; ++j) s[i][j] = xsimd::fma(av[i], bv[j], s[i][j]);
   }
+  T sums[MI][NJ];
+  if constexpr (MI * NJ == w) {  // one tile = one vector of sums: reduce all lanes together
+    alignas(64) T lanes[w];
+    xsimd::haddp(&s[0][0]).store_aligned(lanes);
+    for (int i = 0; i < MI; ++i)
+      for (int j = 0; j < NJ; ++j) sums[i][j] = lanes[i * NJ + j];
+  } else {
+    for (int i = 0; i < MI; ++i)
+      for (int j = 0; j < NJ; ++j) sums[i][j] = xsimd::hadd(s[i][j]);
+  }
   for (int i = 0; i < MI; ++i)
     for (int j = 0; j < NJ; ++j) {
-      T sum = xsimd::hadd(s[i][j]);
+      T sum = sums[i][j];
       for (int kk = k; kk < k1; ++kk) sum += a[i * lda + kk] * b[j * ldb + kk];
       T& out = c[i * ldc + j];
       out = accumulate ? out + sum : sum;
@@ -169,15 +181,18 @@ template <class T, class ColEnd>
 void by_dots(MatView<T> C, MatView<const T> A, MatView<const T> Bs, bool accumulate, Zeros z, ColEnd col_end) {
   constexpr int kTile = 4;  // 4 x 4 accumulators, 8 loads per 16 FMAs
   const int K = A.cols;
-  for (int i0 = 0; i0 < C.rows; i0 += kTile) {
-    const int rows = std::min(kTile, C.rows - i0), n = col_end(i0, rows);
-    int k0, k1;
-    k_range(z, i0, rows, K, k0, k1);
-    for (int j0 = 0; j0 < n; j0 += kTile)
+  // B's 4 rows stay in L1 while all of A's row blocks pass (A [C x K] fits L1 too).
+  const int n_max = col_end(std::max(0, C.rows - 1), 1);
+  for (int j0 = 0; j0 < n_max; j0 += kTile)
+    for (int i0 = 0; i0 < C.rows; i0 += kTile) {
+      const int rows = std::min(kTile, C.rows - i0), n = col_end(i0, rows);
+      if (n <= j0) continue;
+      int k0, k1;
+      k_range(z, i0, rows, K, k0, k1);
       dot_tile_rows<T, kTile>(rows, std::min(kTile, n - j0), A.data + std::ptrdiff_t(i0) * A.ld, A.ld,
                               Bs.data + std::ptrdiff_t(j0) * Bs.ld, Bs.ld, k0, k1,
                               C.data + std::ptrdiff_t(i0) * C.ld + j0, C.ld, accumulate);
-  }
+    }
 }
 
 template <class T, class ColEnd>
