@@ -1,6 +1,7 @@
 #include "engine/kernels/small_gemm.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <stdexcept>
 #include <vector>
@@ -123,6 +124,22 @@ void by_rows(MatView<T> C, const AReader<T>& A, int K, const T* b, std::ptrdiff_
   }
 }
 
+// Which input vector's sum each lane of xsimd::haddp holds (xsimd 8.1 on AVX-512 returns them
+// permuted, e.g. lane 2 holds row 4): found once by reducing unit vectors.
+template <class T>
+const std::array<int, W<T>>& haddp_lane_rows() {
+  static const std::array<int, W<T>> rows = [] {
+    Vec<T> unit[W<T>];
+    for (int r = 0; r < W<T>; ++r) unit[r] = Vec<T>(T(r));
+    alignas(64) T lanes[W<T>];
+    xsimd::haddp(unit).store_aligned(lanes);
+    std::array<int, W<T>> out{};
+    for (int l = 0; l < W<T>; ++l) out[l] = int(lanes[l] / T(W<T>) + T(0.5));  // sum of W copies of r
+    return out;
+  }();
+  return rows;
+}
+
 // C[MI, NJ] (+)= A_rows . B_rows over [k0, k1), both rows contiguous in k.
 template <class T, int MI, int NJ>
 void dot_tile(const T* a, std::ptrdiff_t lda, const T* b, std::ptrdiff_t ldb, int k0, int k1, T* c,
@@ -143,8 +160,8 @@ void dot_tile(const T* a, std::ptrdiff_t lda, const T* b, std::ptrdiff_t ldb, in
   if constexpr (MI * NJ == w) {  // one tile = one vector of sums: reduce all lanes together
     alignas(64) T lanes[w];
     xsimd::haddp(&s[0][0]).store_aligned(lanes);
-    for (int i = 0; i < MI; ++i)
-      for (int j = 0; j < NJ; ++j) sums[i][j] = lanes[i * NJ + j];
+    const auto& row_of_lane = haddp_lane_rows<T>();
+    for (int l = 0; l < w; ++l) (&sums[0][0])[row_of_lane[l]] = lanes[l];
   } else {
     for (int i = 0; i < MI; ++i)
       for (int j = 0; j < NJ; ++j) sums[i][j] = xsimd::hadd(s[i][j]);
