@@ -86,11 +86,60 @@ void row_tile_rows(int rows, const AReader<T>& A, int k0, int k1, const T* b, st
 
 constexpr int kRowTile = 6;  // 6 x 4 vectors: 24 accumulators
 
+// The last t < W columns of every row, C[:, j0:j0+t] (+)= op(A) B[:, j0:j0+t], without padding
+// them to a vector: vectorised over k when A's rows are contiguous (A), over i when its columns
+// are (A^T). A padded tile would cost as much as W columns (a quarter of the time of dv + 1 = 65).
+template <class T>
+void thin_tail(MatView<T> C, const AReader<T>& A, int K, const T* b, std::ptrdiff_t ldb, bool accumulate, Zeros z,
+               int j0) {
+  constexpr int w = W<T>;
+  T* column = scratch<T>(std::size_t(K), 0);
+  for (int j = j0; j < C.cols; ++j) {
+    for (int k = 0; k < K; ++k) column[k] = b[k * ldb + j];
+    if (A.k_step == 1) {
+      for (int i = 0; i < C.rows; ++i) {
+        int k0, k1;
+        k_range(z, i, 1, K, k0, k1);
+        const T* ai = A.a + i * A.row_step;
+        Vec<T> s(T(0));
+        int k = k0;
+        for (; k + w <= k1; k += w) s = xsimd::fma(Vec<T>::load_unaligned(ai + k), Vec<T>::load_unaligned(column + k), s);
+        T sum = xsimd::hadd(s);
+        for (; k < k1; ++k) sum += ai[k] * column[k];
+        T& out = C.data[std::ptrdiff_t(i) * C.ld + j];
+        out = accumulate ? out + sum : sum;
+      }
+    } else {  // A.row_step == 1
+      int i0 = 0;
+      for (; i0 + w <= C.rows; i0 += w) {
+        int k0, k1;
+        k_range(z, i0, w, K, k0, k1);
+        Vec<T> s(T(0));
+        for (int k = k0; k < k1; ++k) s = xsimd::fma(Vec<T>::load_unaligned(A.a + i0 + k * A.k_step), Vec<T>(column[k]), s);
+        alignas(64) T lanes[w];
+        s.store_aligned(lanes);
+        for (int r = 0; r < w; ++r) {
+          T& out = C.data[std::ptrdiff_t(i0 + r) * C.ld + j];
+          out = accumulate ? out + lanes[r] : lanes[r];
+        }
+      }
+      for (int i = i0; i < C.rows; ++i) {
+        int k0, k1;
+        k_range(z, i, 1, K, k0, k1);
+        T sum = 0;
+        for (int k = k0; k < k1; ++k) sum += A.a[i + k * A.k_step] * column[k];
+        T& out = C.data[std::ptrdiff_t(i) * C.ld + j];
+        out = accumulate ? out + sum : sum;
+      }
+    }
+  }
+}
+
 // C (+)= op(A) B for B read by rows (b, ldb: K x N row-major). Columns [0, col_end(i0, rows)) of a
 // row block are computed (tril needs fewer).
 template <class T, class ColEnd>
 void by_rows(MatView<T> C, const AReader<T>& A, int K, const T* b, std::ptrdiff_t ldb, bool accumulate, Zeros z,
-             ColEnd col_end) {
+             ColEnd col_end, bool thin_tail) {
   constexpr int w = W<T>;
   T* panel = scratch<T>(std::size_t(K) * w, 0);
   int panel_j0 = -1, panel_end = -1;
@@ -111,7 +160,7 @@ void by_rows(MatView<T> C, const AReader<T>& A, int K, const T* b, std::ptrdiff_
       row_tile_rows<T, kRowTile, 1>(rows, Ai, k0, k1, b + j0, ldb, ci + j0, C.ld, accumulate, w);
       j0 += w;
     }
-    if (j0 < n) {  // ragged last columns [j0, n): a zero-padded K x W panel, copied once per (j0, n)
+    if (j0 < n && !thin_tail) {  // ragged last columns [j0, n): a zero-padded K x W panel, copied once
       if (j0 != panel_j0 || n != panel_end) {
         for (int k = 0; k < K; ++k) {
           T* row = panel + std::ptrdiff_t(k) * w;
@@ -228,12 +277,18 @@ void small_product(const char* op, MatView<T> C, MatView<const T> A, MatView<con
     return;
   }
   const AReader<T> a{A.data, A.transposed ? 1 : A.ld, A.transposed ? A.ld : 1};
-  if (!B.transposed) return by_rows(C, a, K, B.data, B.ld, accumulate, z, col_end);
+  if (!B.transposed) {
+    // A thin tail needs the same columns in every row (not tril) and A contiguous one way.
+    const bool thin = col_end(0, 1) == C.cols && (a.k_step == 1 || a.row_step == 1) && C.cols % W<T> != 0;
+    by_rows(C, a, K, B.data, B.ld, accumulate, z, col_end, thin);
+    if (thin) thin_tail(C, a, K, B.data, B.ld, accumulate, z, C.cols - C.cols % W<T>);
+    return;
+  }
   if (!A.transposed) return by_dots(C, A, B.T(), accumulate, z, col_end);
   T* b = scratch<T>(std::size_t(K) * C.cols, 1);  // op(B) by rows
   for (int k = 0; k < K; ++k)
     for (int j = 0; j < C.cols; ++j) b[std::size_t(k) * C.cols + j] = B.data[std::ptrdiff_t(j) * B.ld + k];
-  by_rows(C, a, K, b, C.cols, accumulate, z, col_end);
+  by_rows(C, a, K, b, C.cols, accumulate, z, col_end, false);
 }
 
 }  // namespace
