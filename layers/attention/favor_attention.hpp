@@ -33,7 +33,9 @@ namespace pf {
 constexpr double kFavorDenominatorFloor = 1e-30;
 // Default block size of the chunked causal form, chosen by measurement: attention_bench
 // --chunk-scan (B=1, H=8, d=64, M=256, float32, 2 threads) had C = 32 fastest or tied at L = 1024
-// and 4096 (C = 16 and 64 within noise, 128 ~1.3x and 256 ~1.6x slower at L = 4096).
+// and 4096 (C = 16 and 64 within noise, 128 ~1.3x and 256 ~1.6x slower at L = 4096); again so with
+// the per-block products on small_gemm (C = 16 and 32 tied, 64 ~1.1x, 128 ~1.25x, 256 ~1.7x at
+// L = 4096, on a shared machine).
 constexpr std::size_t kFavorDefaultChunk = 32;
 
 // Bidirectional: S1 = K'^T V1; [num, den] = Q' S1; out = num / den.

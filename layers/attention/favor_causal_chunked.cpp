@@ -13,24 +13,24 @@
 
 #include "layers/attention/favor_plan.hpp"
 
+#include "engine/kernels/small_gemm.hpp"
+
 #include "engine/core/profiler.hpp"
 
 namespace pf {
 using namespace favor;
 namespace {
 
-// Zero the strictly upper triangle (j > i) of a square view: tril(A).
-template <class T>
-void keep_lower_triangle(MatView<T> a) {
-  for (std::size_t i = 0; i < std::size_t(a.rows); ++i) std::fill(a.row(i) + i + 1, a.row(i) + a.cols, T(0));
-}
+// The per-block products are small ([C x M] x [M x dv+1] with C ~ 32): they go to small_gemm
+// (no packing, calling thread); the known triangles of the masked blocks are skipped there.
+constexpr Zeros kLower = Zeros::above_diagonal;  // tril(...) as op(A)
+constexpr Zeros kUpper = Zeros::below_diagonal;  // tril(...)^T as op(A)
 
 // tril(X_b Y_b^T) [n, n] into the scratch a.
 template <class T>
 MatView<T> masked_scores(Array<T>& a, MatView<const T> x_b, MatView<const T> y_b) {
   const MatView<T> view = mat(a.data(), std::size_t(x_b.rows), std::size_t(x_b.rows));
-  gemm_set(view, x_b, y_b.T());
-  keep_lower_triangle(view);
+  small_gemm_tril(view, x_b, y_b.T());
   return view;
 }
 
@@ -50,66 +50,68 @@ void favor_chunked_forward(const FavorPlan& p, std::size_t C, const SliceInputs<
     const std::size_t n = std::min(C, p.len - t0);
     const auto q_b = in.q.row_block(t0, n), k_b = in.k.row_block(t0, n), v1_b = in.v1.row_block(t0, n);
     const MatView<T> o1_b = mat(o1.data(), n, p.dv1);
-    gemm_set(o1_b, q_b, s1);
-    gemm_acc(o1_b, masked_scores(a, q_b, k_b), v1_b);
-    gemm_acc(s1, k_b.T(), v1_b);
+    small_gemm_set(o1_b, q_b, s1);
+    small_gemm_acc(o1_b, masked_scores(a, q_b, k_b), v1_b, kLower);
+    small_gemm_acc(s1, k_b.T(), v1_b);
     finish_rows(o1.data(), n, p, out + t0 * p.dv, den + t0);
   }
 }
 
-// Backward, forward sweep (the cross-block part of dQ'), rebuilding S1 in s1 [M, dv+1]:
-//   dQ'_b += dnum1_b S1^T;  S1 += K'_b^T V1_b
+// Backward, forward sweep (the cross-block part of dQ'), rebuilding S1^T in s1t [dv+1, M] (held
+// transposed so that both products read their right operand by rows):
+//   dQ'_b += dnum1_b S1^T;  S1^T += V1_b^T K'_b
 template <class T>
 void favor_chunked_backward_dq(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in, MatView<const T> dnum1,
-                               MatView<T> s1, MatView<T> dq) {
-  std::fill(s1.data, s1.data + p.features * p.dv1, T(0));
+                               MatView<T> s1t, MatView<T> dq) {
+  std::fill(s1t.data, s1t.data + p.features * p.dv1, T(0));
   for (std::size_t t0 = 0; t0 < p.len; t0 += C) {
     const std::size_t n = std::min(C, p.len - t0);
-    gemm_acc(dq.row_block(t0, n), dnum1.row_block(t0, n), s1.T());
-    gemm_acc(s1, in.k.row_block(t0, n).T(), in.v1.row_block(t0, n));
+    small_gemm_acc(dq.row_block(t0, n), dnum1.row_block(t0, n), s1t);
+    small_gemm_acc(s1t, in.v1.row_block(t0, n).T(), in.k.row_block(t0, n));
   }
 }
 
 // Backward, reverse sweep: intra-block parts of all three gradients, cross-block parts of dK' and
-// dV. R1 = [R, r] in r1 [M, dv+1] is the sum over later blocks of Q'^T dnum1;
+// dV. R1^T = [R, r]^T in r1t [dv+1, M] is the sum over later blocks of dnum1^T Q';
 // P = tril(dnum1_b V1_b^T), A = tril(Q'_b K'_b^T) (both [n, n] scratch):
-//   dQ'_b += P K'_b;  dK'_b += P^T Q'_b + V1_b R1^T;  dV_b += A^T dnum_b + K'_b R;  R1 += Q'_b^T dnum1_b
+//   dQ'_b += P K'_b;  dK'_b += P^T Q'_b + V1_b R1^T;  dV_b += A^T dnum_b + K'_b R;
+//   R1^T += dnum1_b^T Q'_b
 template <class T>
 void favor_chunked_backward_reverse(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in,
-                                    MatView<const T> dnum1, MatView<T> r1, const SliceGrads<T>& grads) {
+                                    MatView<const T> dnum1, MatView<T> r1t, const SliceGrads<T>& grads) {
   Array<T> pm = empty_array<T>({C, C});
   Array<T> a = empty_array<T>({C, C});
-  std::fill(r1.data, r1.data + p.features * p.dv1, T(0));
-  const auto r = r1.col_block(0, p.dv);
+  std::fill(r1t.data, r1t.data + p.features * p.dv1, T(0));
+  const auto r = r1t.row_block(0, p.dv).T();  // R [M, dv]
   for (std::size_t b = (p.len + C - 1) / C; b-- > 0;) {
     const std::size_t t0 = b * C, n = std::min(C, p.len - t0);
     const auto q_b = in.q.row_block(t0, n), k_b = in.k.row_block(t0, n), v1_b = in.v1.row_block(t0, n);
     const auto dnum1_b = dnum1.row_block(t0, n);
     MatView<T> P;
     if (grads.dq.data || grads.dk.data) P = masked_scores(pm, dnum1_b, v1_b);
-    if (grads.dq.data) gemm_acc(grads.dq.row_block(t0, n), P, k_b);
+    if (grads.dq.data) small_gemm_acc(grads.dq.row_block(t0, n), P, k_b, kLower);
     if (grads.dk.data) {
       const auto dk_b = grads.dk.row_block(t0, n);
-      gemm_acc(dk_b, P.T(), q_b);
-      gemm_acc(dk_b, v1_b, r1.T());
+      small_gemm_acc(dk_b, P.T(), q_b, kUpper);
+      small_gemm_acc(dk_b, v1_b, r1t);
     }
     if (grads.dv.data) {
       const auto dv_b = grads.dv.row_block(t0, n);
-      gemm_acc(dv_b, masked_scores(a, q_b, k_b).T(), dnum1_b.col_block(0, p.dv));
-      gemm_acc(dv_b, k_b, r);
+      small_gemm_acc(dv_b, masked_scores(a, q_b, k_b).T(), dnum1_b.col_block(0, p.dv), kUpper);
+      small_gemm_acc(dv_b, k_b, r);
     }
-    if (b > 0 && (grads.dk.data || grads.dv.data)) gemm_acc(r1, q_b.T(), dnum1_b);
+    if (b > 0 && (grads.dk.data || grads.dv.data)) small_gemm_acc(r1t, dnum1_b.T(), q_b);
   }
 }
 
-// Backward of one slice: the two sweeps share one [M, dv+1] buffer (S1, then R1).
+// Backward of one slice: the two sweeps share one [dv+1, M] buffer (S1^T, then R1^T).
 template <class T>
 void favor_chunked_backward(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in,
                             MatView<const T> dnum1, const SliceGrads<T>& grads) {
-  Array<T> state = empty_array<T>({p.features, p.dv1});
-  const MatView<T> s1_or_r1 = mat(state.data(), p.features, p.dv1);
-  if (grads.dq.data) favor_chunked_backward_dq(p, C, in, dnum1, s1_or_r1, grads.dq);
-  favor_chunked_backward_reverse(p, C, in, dnum1, s1_or_r1, grads);
+  Array<T> state = empty_array<T>({p.dv1, p.features});
+  const MatView<T> s1t_or_r1t = mat(state.data(), p.dv1, p.features);
+  if (grads.dq.data) favor_chunked_backward_dq(p, C, in, dnum1, s1t_or_r1t, grads.dq);
+  favor_chunked_backward_reverse(p, C, in, dnum1, s1t_or_r1t, grads);
 }
 
 }  // namespace
