@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -23,6 +25,17 @@ inline void require_gradcheck(const GradcheckFn& f, const Vec& inputs, double to
   const GradcheckResult r = gradcheck(f, inputs, opt);
   INFO(r.report());
   REQUIRE(r.passed);
+}
+
+// n draws from N(0, 1) (std::mt19937 seeded with `seed`, in double) as T: raw operand buffers
+// for the kernel tests.
+template <class T>
+std::vector<T> normal_values(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> dist(0.0, 1.0);
+  std::vector<T> v(n);
+  for (auto& x : v) x = T(dist(gen));
+  return v;
 }
 
 // A random double tensor with gradient tracking off (gradcheck turns it on).

@@ -5,19 +5,11 @@
 #include <catch2/catch.hpp>
 
 #include "engine/kernels/gemm.hpp"
+#include "test_util.hpp"
 
 using namespace pf;
 
 namespace {
-
-template <class T>
-std::vector<T> random_values(std::size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> dist(0.0, 1.0);
-  std::vector<T> v(n);
-  for (auto& x : v) x = T(dist(gen));
-  return v;
-}
 
 // Element (i, j) of a view as the math reads it, by a loop over the storage.
 template <class E>
@@ -32,9 +24,9 @@ template <class T>
 void check_case(bool ta, bool tb, int M, int N, int K, int pad, T alpha, double tol) {
   const int a_cols = ta ? M : K, b_cols = tb ? K : N;
   const int lda = a_cols + pad, ldb = b_cols + pad, ldc = N + pad;
-  auto a_store = random_values<T>(std::size_t(ta ? K : M) * lda, 1);
-  auto b_store = random_values<T>(std::size_t(tb ? N : K) * ldb, 2);
-  auto c_store = random_values<T>(std::size_t(M) * ldc, 3);
+  auto a_store = pf::test::normal_values<T>(std::size_t(ta ? K : M) * lda, 1);
+  auto b_store = pf::test::normal_values<T>(std::size_t(tb ? N : K) * ldb, 2);
+  auto c_store = pf::test::normal_values<T>(std::size_t(M) * ldc, 3);
   const std::vector<T> c0 = c_store;
   const MatView<const T> A = ta ? mat<const T>(a_store.data(), K, M, lda).T() : mat<const T>(a_store.data(), M, K, lda);
   const MatView<const T> B = tb ? mat<const T>(b_store.data(), N, K, ldb).T() : mat<const T>(b_store.data(), K, N, ldb);

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "engine/kernels/small_gemm.hpp"
+#include "test_util.hpp"
 
 using namespace pf;
 
@@ -21,15 +22,6 @@ struct Case {
   Zeros zeros = Zeros::none;
 };
 
-template <class T>
-std::vector<T> random_values(std::size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> dist(0.0, 1.0);
-  std::vector<T> v(n);
-  for (auto& x : v) x = T(dist(gen));
-  return v;
-}
-
 // Runs one case and returns the worst |error| / (sum_k |a_ik b_kj| + |c_ij|) against a float64
 // loop; elements outside the views (the ld padding) must be left untouched.
 template <class T>
@@ -37,14 +29,14 @@ double worst_scaled_error(const Case& c, unsigned seed) {
   const int a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
   const int b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
   const int lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = c.N + c.pad;
-  auto A = random_values<T>(std::size_t(a_rows) * lda, seed);
-  const auto B = random_values<T>(std::size_t(b_rows) * ldb, seed + 1);
+  auto A = pf::test::normal_values<T>(std::size_t(a_rows) * lda, seed);
+  const auto B = pf::test::normal_values<T>(std::size_t(b_rows) * ldb, seed + 1);
   auto a_at = [&](int i, int k) -> T& { return c.ta ? A[std::size_t(k) * lda + i] : A[std::size_t(i) * lda + k]; };
   auto b_at = [&](int k, int j) { return c.tb ? B[std::size_t(j) * ldb + k] : B[std::size_t(k) * ldb + j]; };
   for (int i = 0; i < c.M; ++i)  // make the promised zeros true
     for (int k = 0; k < c.K; ++k)
       if ((c.zeros == Zeros::above_diagonal && k > i) || (c.zeros == Zeros::below_diagonal && k < i)) a_at(i, k) = 0;
-  auto C = random_values<T>(std::size_t(c.M) * ldc, seed + 2);
+  auto C = pf::test::normal_values<T>(std::size_t(c.M) * ldc, seed + 2);
   if (c.mode != Mode::acc)  // set and tril must not read C
     for (int i = 0; i < c.M; ++i)
       for (int j = 0; j < c.N; ++j) C[std::size_t(i) * ldc + j] = std::numeric_limits<T>::quiet_NaN();
