@@ -133,10 +133,12 @@ void add_projection_grad(T* dx, const T* x, const Array<T>& b, const Array<T>& w
   if (r.n == 0) return;
   gemm_acc(mat(dx, r.n, r.d), mat(b.data(), r.n, r.m), mat(w.data(), r.m, r.d), T(r.norm));
   if (row_sums)
-    for (std::size_t i = 0; i < r.n; ++i) {
-      const T k = coef * (*row_sums)[i];
-      for (std::size_t t = 0; t < r.d; ++t) dx[i * r.d + t] += k * x[i * r.d + t];
-    }
+    parallel_ranges(r.n, rows_per_task(r.d), [&](std::size_t i0, std::size_t i1) {
+      for (std::size_t i = i0; i < i1; ++i) {
+        const T k = coef * (*row_sums)[i];
+        for (std::size_t t = 0; t < r.d; ++t) dx[i * r.d + t] += k * x[i * r.d + t];
+      }
+    });
 }
 
 // out[j] = scale (exp(sign u[j] - shift) + eps), on SIMD batches, on the calling thread (the fused
