@@ -33,7 +33,8 @@ AffinePlan plan_affine(const char* op, const Tensor<T>& x, const Tensor<T>& w, c
   AffinePlan p;
   p.in = w.size(1);
   p.out = w.size(0);
-  p.rows = x.numel() / std::max<std::size_t>(p.in, 1);
+  p.rows = 1;  // the leading axes' product (not numel / in: in may be 0)
+  for (std::size_t a = 0; a + 1 < x.shape().size(); ++a) p.rows *= x.shape()[a];
   p.out_shape = x.shape();
   p.out_shape.back() = p.out;
   return p;
@@ -44,7 +45,10 @@ AffinePlan plan_affine(const char* op, const Tensor<T>& x, const Tensor<T>& w, c
 template <class T>
 void affine_forward(const T* a, const Array<T>& w, const Tensor<T>* bias, const AffinePlan& p, T* y) {
   if (p.rows == 0 || p.out == 0) return;
-  if (bias)
+  if (p.in == 0) {  // an empty product (BLAS would refuse its leading dimension 0)
+    for (std::size_t i = 0; i < p.rows; ++i)
+      for (std::size_t j = 0; j < p.out; ++j) y[i * p.out + j] = bias ? bias->data()[j] : T(0);
+  } else if (bias)
     gemm_plus_bias<T>(false, true, int(p.rows), int(p.out), int(p.in), a, int(p.in), w.data(), int(p.in),
                       bias->data(), y, int(p.out));
   else

@@ -86,3 +86,26 @@ TEST_CASE("gelu_affine: an input with other consumers accumulates its gradient",
         {random_tensor({2, 3, 4}, 25), random_tensor({4, 4}, 26), random_tensor({4}, 27)});
   }
 }
+
+// in = 0: the product is empty, so y is the bias on every row (zeros without one), in float and
+// double (BLAS refuses a leading dimension of 0, so this must not reach it).
+TEST_CASE("affine: an input width of 0 gives the bias on every row", "[engine][affine]") {
+  const auto check = [](auto zero) {
+    using T = decltype(zero);
+    const Tensor<T> x(empty_array<T>({3, 0}));
+    const Tensor<T> w(empty_array<T>({2, 0}));
+    Array<T> b = empty_array<T>({2});
+    b.data()[0] = T(1.5), b.data()[1] = T(-2);
+    const Tensor<T> bias(b);
+    const Tensor<T> y = affine(x, w, &bias), y0 = affine(x, w);
+    REQUIRE(y.shape() == Shape{3, 2});
+    for (std::size_t i = 0; i < 3; ++i) {
+      CHECK(y.data()[i * 2] == T(1.5));
+      CHECK(y.data()[i * 2 + 1] == T(-2));
+      CHECK(y0.data()[i * 2] == T(0));
+      CHECK(y0.data()[i * 2 + 1] == T(0));
+    }
+  };
+  check(0.0f);
+  check(0.0);
+}
