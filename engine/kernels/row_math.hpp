@@ -62,6 +62,23 @@ T row_max(const T* x, std::size_t n) {
   return m;
 }
 
+// min_i x[i] (+inf for an empty row), as row_max (xsimd::min(m, x) is `m < x ? m : x` per lane).
+template <class T>
+T row_min(const T* x, std::size_t n) {
+  constexpr std::size_t W = Batch<T>::size;
+  T m = std::numeric_limits<T>::infinity();
+  std::size_t i = 0;
+  if (n >= W) {
+    Batch<T> lane(m);
+    for (; i + W <= n; i += W) lane = xsimd::min(lane, Batch<T>::load_unaligned(x + i));
+    alignas(64) T lanes[W];
+    lane.store_aligned(lanes);
+    for (std::size_t j = 0; j < W; ++j) m = m < lanes[j] ? m : lanes[j];
+  }
+  for (; i < n; ++i) m = m < x[i] ? m : x[i];
+  return m;
+}
+
 // x[i] = exp(x[i]), in place, on SIMD batches (std::exp is a scalar libm call).
 template <class T>
 void exp_inplace(T* x, std::size_t n) {

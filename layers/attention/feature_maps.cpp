@@ -169,23 +169,6 @@ std::size_t first_index_of(const T* u, std::size_t n, T value) {
   return 0;
 }
 
-// min_j u[j] on SIMD batches, as detail::row_max (xsimd::min(m, x) is `m < x ? m : x` per lane).
-template <class T>
-T row_min(const T* u, std::size_t n) {
-  using B = detail::Batch<T>;
-  T m = std::numeric_limits<T>::infinity();
-  std::size_t j = 0;
-  if (n >= B::size) {
-    B lane(m);
-    for (; j + B::size <= n; j += B::size) lane = xsimd::min(lane, B::load_unaligned(u + j));
-    alignas(64) T lanes[B::size];
-    lane.store_aligned(lanes);
-    for (std::size_t l = 0; l < B::size; ++l) m = m < lanes[l] ? m : lanes[l];
-  }
-  for (; j < n; ++j) m = m < u[j] ? m : u[j];
-  return m;
-}
-
 // The signed column of the first j with |u[j]| == value, as a scan testing u[j] then -u[j] with
 // strict > keeps it: +(j+1) when u[j] == value, else -(j+1); +1 when there is none (NaN).
 template <class T>
@@ -270,7 +253,7 @@ Array<T> exp_features(const char* op, const Tensor<T>& x, const Tensor<T>& w, St
       if (stabiliser == Stabiliser::none) continue;
       const T* ui = pd + i * width;
       if (hyperbolic) {
-        const T top = detail::row_max(ui, r.m), bottom = row_min(ui, r.m);
+        const T top = detail::row_max(ui, r.m), bottom = detail::row_min(ui, r.m);
         row_max[i] = -bottom > top ? -bottom : top;
         row_arg[i] = first_signed_index_of(ui, r.m, row_max[i]);
       } else {

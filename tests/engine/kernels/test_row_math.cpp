@@ -7,22 +7,27 @@
 
 using namespace pf;
 
-TEST_CASE("row kernels: sum, dot and max match plain loops for every tail length", "[engine][row_math]") {
+TEST_CASE("row kernels: sum, dot, max and min match plain loops for every tail length", "[engine][row_math]") {
   Rng rng(1);
-  for (std::size_t n = 0; n <= 21; ++n) {
+  for (std::size_t n = 0; n <= 40; ++n) {
     INFO("n = " << n);
     std::vector<double> a(n), b(n);
     for (auto& v : a) v = rng.normal();
     for (auto& v : b) v = rng.normal();
-    double sum = 0, dot = 0, mx = -std::numeric_limits<double>::infinity();
+    double sum = 0, dot = 0, mx = -std::numeric_limits<double>::infinity(), mn = -mx;
     for (std::size_t i = 0; i < n; ++i) {
       sum += a[i];
       dot += a[i] * b[i];
       mx = std::max(mx, a[i]);
+      mn = std::min(mn, a[i]);
     }
     CHECK(detail::row_sum(a.data(), n) == Approx(sum).margin(1e-14));
     CHECK(detail::row_dot(a.data(), b.data(), n) == Approx(dot).margin(1e-14));
     CHECK(detail::row_max(a.data(), n) == mx);
+    CHECK(detail::row_min(a.data(), n) == mn);
+    const std::vector<float> f(a.begin(), a.end());  // 16 float lanes: the batch loop from n = 16
+    CHECK(detail::row_max(f.data(), n) == float(mx));
+    CHECK(detail::row_min(f.data(), n) == float(mn));
   }
 }
 
