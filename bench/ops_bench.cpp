@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   run("affine_128_512", x, [&](const Tensor<float>& t) { return affine(t, w1, &b1); }, "composite",
       [&](const Tensor<float>& t) { return matmul(t, transpose(w1, 0, 1)) + b1; }, repeats);
   const Tensor<float> u = randn<float>({shape[0], shape[1], F}, rng);
+  run("gelu_512", u, [](const Tensor<float>& t) { return gelu(t); }, "copy", copy, repeats);
   run("gelu_affine_512_128", u, [&](const Tensor<float>& t) { return gelu_affine(t, w2, &b2); }, "composite",
       [&](const Tensor<float>& t) { return matmul(gelu(t), transpose(w2, 0, 1)) + b2; }, repeats);
   return 0;

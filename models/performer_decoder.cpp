@@ -13,6 +13,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "engine/core/profiler.hpp"
+#include "engine/kernels/gelu.hpp"
 #include "engine/kernels/simd.hpp"
 #include "engine/kernels/thread_pool.hpp"
 
@@ -598,9 +599,8 @@ void PerformerDecoder<T>::step_phase(std::size_t p, std::size_t half, std::size_
       layer_norm_rows(x, count, D_, block.norm_2(), normed);
       const auto [n0, n1] = product(normed, D_, layers_[l].ff1_t, F_, bias_of(ff1), hidden, false);
       for (std::size_t r = 0; r < count; ++r)
-        detail::simd_map_serial(hidden + r * F_ + n0, hidden + r * F_ + n0, n1 - n0, [](Batch<T> u) {
-          return u * T(0.5) * (T(1) + xsimd::erf(u * T(M_SQRT1_2)));
-        });
+        detail::simd_map_serial(hidden + r * F_ + n0, hidden + r * F_ + n0, n1 - n0,
+                                [](Batch<T> u) { return detail::gelu<T>(u); });
       break;
     }
     default:
@@ -652,7 +652,7 @@ const T* PerformerDecoder<T>::step(const std::int64_t* tokens, std::size_t row0,
             step_phase(p, half, 2, row0, count);
             flags[2].fetch_add(1, std::memory_order_acq_rel);
           }
-        while (flags[2].load(std::memory_order_acquire) < 2) std::this_thread::yield();
+        wait_until([&] { return flags[2].load(std::memory_order_acquire) == 2; });
       }
     });
   } else {

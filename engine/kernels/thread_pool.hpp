@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <functional>
+#include <thread>
 
 namespace pf {
 
@@ -49,5 +50,22 @@ inline std::size_t rows_per_task(std::size_t width, std::size_t values = std::si
 
 // True while the calling thread executes inside a parallel_for with more than one thread.
 bool inside_parallel_region();
+
+// Returns once ready() is true, for threads of one parallel_for waiting on each other: a pause
+// loop first (a yield is a system call of about a microsecond, as long as a decoder phase's
+// whole wait), then yields (after ~0.1 ms), so a partner thread that lost its core gets it back.
+template <class Ready>
+void wait_until(Ready ready) {
+  constexpr int kPausesBeforeYield = 2048;
+  for (int spins = 0; !ready(); ++spins) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (spins < kPausesBeforeYield) {
+      __builtin_ia32_pause();
+      continue;
+    }
+#endif
+    std::this_thread::yield();
+  }
+}
 
 }  // namespace pf

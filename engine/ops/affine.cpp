@@ -8,6 +8,7 @@
 #include "engine/core/profiler.hpp"
 #include "engine/kernels/gemm.hpp"
 #include "engine/ops/shape_ops.hpp"
+#include "engine/kernels/gelu.hpp"
 #include "engine/kernels/simd.hpp"
 
 namespace pf {
@@ -100,36 +101,23 @@ void affine_param_grads(const T* g, const T* a, Node<T>* nw, Node<T>* nb, const 
   if (nb && nb->requires_grad) add_column_sums(g, p.rows, p.out, nb->grad_buffer().data());
 }
 
-// gelu(x) = x Phi(x), written as in engine/ops/elementwise.cpp so fused and unfused values agree.
-template <class T>
-B<T> gelu_batch(B<T> x) {
-  return x * T(0.5) * (T(1) + xsimd::erf(x * T(M_SQRT1_2)));
-}
-
-template <class T>
-B<T> gelu_slope(B<T> x) {
-  const B<T> cdf = T(0.5) * (T(1) + xsimd::erf(x * T(M_SQRT1_2)));
-  const B<T> pdf = xsimd::exp(T(-0.5) * x * x) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
-  return cdf + x * pdf;
-}
-
 // d[i] *= gelu'(u[i]) on one thread
 template <class T>
 void scale_by_gelu_slope_serial(T* d, const T* u, std::size_t n) {
   constexpr std::size_t W = B<T>::size;
   std::size_t i = 0;
   for (; i + W <= n; i += W)
-    (B<T>::load_unaligned(d + i) * gelu_slope<T>(B<T>::load_unaligned(u + i))).store_unaligned(d + i);
+    (B<T>::load_unaligned(d + i) * detail::gelu_slope<T>(B<T>::load_unaligned(u + i))).store_unaligned(d + i);
   if (i < n) {
     alignas(64) T td[W] = {}, tu[W] = {};
     std::copy(d + i, d + n, td);
     std::copy(u + i, u + n, tu);
-    (B<T>::load_unaligned(td) * gelu_slope<T>(B<T>::load_unaligned(tu))).store_unaligned(td);
+    (B<T>::load_unaligned(td) * detail::gelu_slope<T>(B<T>::load_unaligned(tu))).store_unaligned(td);
     std::copy(td, td + (n - i), d + i);
   }
 }
 
-// d[i] *= gelu'(u[i]), split over the threads (an erf and an exp per value)
+// d[i] *= gelu'(u[i]), split over the threads (an erfc and an exp per value)
 template <class T>
 void scale_by_gelu_slope(T* d, const T* u, std::size_t n) {
   parallel_ranges(n, detail::kParallelGrain, [&](std::size_t b, std::size_t e) { scale_by_gelu_slope_serial(d + b, u + b, e - b); });
@@ -138,7 +126,7 @@ void scale_by_gelu_slope(T* d, const T* u, std::size_t n) {
 template <class T>
 Array<T> gelu_of(const Array<T>& u) {
   Array<T> a = empty_array<T>(to_shape(u.shape()));
-  detail::simd_map(u.data(), a.data(), a.size(), [](B<T> x) { return gelu_batch<T>(x); });
+  detail::simd_map(u.data(), a.data(), a.size(), [](B<T> x) { return detail::gelu<T>(x); });
   return a;
 }
 
@@ -193,7 +181,7 @@ Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* b
         scale_by_gelu_slope(da, nu->value.data(), nu->value.size());
       else
         detail::simd_accumulate3(da, nu->value.data(), da, nu->grad_buffer().data(), nu->value.size(),
-                                 [](auto gb, auto xb, auto) { return gb * gelu_slope<T>(xb); });
+                                 [](auto gb, auto xb, auto) { return gb * detail::gelu_slope<T>(xb); });
     }
   });
 }

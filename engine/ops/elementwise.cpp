@@ -7,6 +7,7 @@
 
 #include "engine/core/profiler.hpp"
 #include "engine/ops/broadcast.hpp"
+#include "engine/kernels/gelu.hpp"
 #include "engine/kernels/simd.hpp"
 
 namespace pf {
@@ -274,18 +275,11 @@ Tensor<T> relu(const Tensor<T>& a) {
       [](B<T> x, B<T>) { return xsimd::select(x > B<T>(T(0)), B<T>(T(1)), B<T>(T(0))); });
 }
 
-// y = x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2;  dx = g (Phi(x) + x phi(x)),
-// phi(x) = e^{-x^2/2} / sqrt(2 pi). Phi through erfc, not (1 + erf) / 2: for x << 0 the latter
-// cancels to 0 (float32 loses all digits below x ~ -5), erfc keeps the tail's relative accuracy.
+// y = gelu(x) = x Phi(x);  dx = g gelu'(x)  (the formulas: engine/kernels/gelu.hpp)
 template <class T>
 Tensor<T> gelu(const Tensor<T>& a) {
   return unary_op(
-      a, "gelu", [](B<T> x) { return x * T(0.5) * xsimd::erfc(x * T(-M_SQRT1_2)); },
-      [](B<T> x, B<T>) {
-        const B<T> cdf = T(0.5) * xsimd::erfc(x * T(-M_SQRT1_2));
-        const B<T> pdf = xsimd::exp(T(-0.5) * x * x) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
-        return cdf + x * pdf;
-      });
+      a, "gelu", [](B<T> x) { return detail::gelu<T>(x); }, [](B<T> x, B<T>) { return detail::gelu_slope<T>(x); });
 }
 
 #define PF_INSTANTIATE(T)                                                  \

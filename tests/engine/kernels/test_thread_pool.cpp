@@ -90,3 +90,24 @@ TEST_CASE("parallel_for rethrows the first exception and stays usable", "[engine
   parallel_for(10, [&](std::size_t) { count.fetch_add(1); });
   CHECK(count.load() == 10);
 }
+
+TEST_CASE("wait_until returns once another thread makes it ready, past the pause phase too", "[engine][threads]") {
+  std::atomic<int> calls{0};
+  wait_until([&] { return ++calls > 0; });  // ready at once: one look
+  CHECK(calls.load() == 1);
+  for (const auto delay : {std::chrono::microseconds(0), std::chrono::microseconds(20000)}) {
+    std::atomic<bool> flag{false};
+    std::atomic<long> looks{0};
+    std::thread setter([&] {
+      std::this_thread::sleep_for(delay);
+      flag.store(true, std::memory_order_release);
+    });
+    wait_until([&] {
+      ++looks;
+      return flag.load(std::memory_order_acquire);
+    });
+    setter.join();
+    CHECK(flag.load());
+    CHECK(looks.load() >= 1);
+  }
+}

@@ -1,3 +1,5 @@
+#include <array>
+
 #include "composite_twin.hpp"
 #include "engine/ops/affine.hpp"
 #include "engine/ops/elementwise.hpp"
@@ -33,6 +35,25 @@ TEST_CASE("gelu_affine: gradcheck and equal to affine(gelu(u))", "[engine][affin
   require_twin_match([](const Vec& in) { return gelu_affine(in[0], in[1], &in[2]); },
                      [](const Vec& in) { return matmul(gelu(in[0]), in[1], false, true) + in[2]; },
                      {random_tensor({3, 5, 8}, 14), random_tensor({6, 8}, 15), random_tensor({6}, 16)});
+}
+
+TEST_CASE("gelu_affine: float32 values equal affine(gelu(u)) bit for bit", "[engine][affine]") {
+  // One GELU formula (engine/kernels/gelu.hpp) and one product-plus-bias path: the fused op only
+  // skips keeping gelu(u), so no value may differ. Rows and widths span SIMD tails and GEMM edge
+  // tiles; the inputs cover GELU's tails, where an erf form and an erfc form round differently.
+  for (const auto& [rows, in, out] : {std::array<std::size_t, 3>{37, 70, 33}, std::array<std::size_t, 3>{5, 3, 2}}) {
+    std::vector<float> uv = normal_values<float>(rows * in, 21);
+    for (float& v : uv) v *= 3.0f;  // out to |u| ~ 9
+    const std::vector<float> wv = normal_values<float>(out * in, 22), bv = normal_values<float>(out, 23);
+    const Tensor<float> u = Tensor<float>::from_vector({rows, in}, uv), w = Tensor<float>::from_vector({out, in}, wv),
+                        b = Tensor<float>::from_vector({out}, bv);
+    const Tensor<float> fused = gelu_affine(u, w, &b), composite = affine(gelu(u), w, &b);
+    REQUIRE(fused.shape() == composite.shape());
+    std::size_t differing = 0;
+    for (std::size_t i = 0; i < fused.value().size(); ++i) differing += fused.data()[i] != composite.data()[i];
+    INFO("rows " << rows << ", in " << in << ", out " << out);
+    CHECK(differing == 0);
+  }
 }
 
 TEST_CASE("affine: the tape keeps only the output", "[engine][affine][memory]") {

@@ -1,6 +1,6 @@
 // Forward values of the elementwise functions against an independent oracle: the C library's
-// functions in long double, and GELU written from its definition x Phi(x) with Phi through erfc
-// (the engine uses erf). The float32-vs-float64 tests run one template twice, so a wrong formula
+// functions in long double, and GELU written from its definition x Phi(x) with Phi through long-double
+// std::erfc (the engine's is xsimd's erfc on batches, engine/kernels/gelu.hpp). The float32-vs-float64 tests run one template twice, so a wrong formula
 // would pass them; these would not. Inputs cover each function's range, in arrays long enough
 // for the SIMD batches and a scalar tail.
 #include <cmath>
