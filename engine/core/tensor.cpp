@@ -34,6 +34,14 @@ Array<T>& Node<T>::grad_buffer() {
 }
 
 template <class T>
+typename Node<T>::GradTarget Node<T>::grad_target() {
+  if (has_grad) return {grad.data(), T(1)};
+  grad = empty_array<T>(to_shape(value.shape()));
+  has_grad = true;
+  return {grad.data(), T(0)};
+}
+
+template <class T>
 void Node<T>::accumulate(const Array<T>& g) {
   if (g.size() != value.size())
     throw std::logic_error(fmt::format("autodiff: gradient of {} has {} elements, value has {}", op,

@@ -73,6 +73,14 @@ struct Node {
   bool is_leaf() const { return parents.empty() && !released; }
   // This node's gradient buffer, zero-filled on first use; ops accumulate into it.
   Array<T>& grad_buffer();
+  // For a kernel that computes grad = beta grad + its contribution and writes every element (a
+  // GEMM with its beta): on first use the buffer is not zero-filled and beta is 0 (the kernel
+  // overwrites it: no fill pass, no read of zeros), afterwards beta is 1.
+  struct GradTarget {
+    T* data;
+    T beta;
+  };
+  GradTarget grad_target();
   // grad += g (g must have the value's shape).
   void accumulate(const Array<T>& g);
 };

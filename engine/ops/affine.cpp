@@ -95,9 +95,11 @@ void add_column_sums(const T* g, std::size_t rows, std::size_t cols, T* db) {
 // dW += g^T a and db += column sums of g.
 template <class T>
 void affine_param_grads(const T* g, const T* a, Node<T>* nw, Node<T>* nb, const AffinePlan& p) {
-  if (nw->requires_grad && p.in > 0)
-    gemm<T>(true, false, int(p.out), int(p.in), int(p.rows), T(1), g, int(p.out), a, int(p.in), T(1),
-            nw->grad_buffer().data(), int(p.in));
+  if (nw->requires_grad && p.in > 0) {
+    const auto dw = nw->grad_target();
+    gemm<T>(true, false, int(p.out), int(p.in), int(p.rows), T(1), g, int(p.out), a, int(p.in), dw.beta, dw.data,
+            int(p.in));
+  }
   if (nb && nb->requires_grad) add_column_sums(g, p.rows, p.out, nb->grad_buffer().data());
 }
 
@@ -144,7 +146,10 @@ Tensor<T> affine(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* bias) 
   auto nb = bias ? bias->node() : nullptr;
   return make_result<T>(std::move(y), "affine", std::move(inputs), [nx, nw, nb, p](const Array<T>& g, const Array<T>&) {
     if (p.rows == 0 || p.out == 0) return;
-    if (nx->requires_grad && p.in > 0) affine_input_grad(g.data(), nw->value, p, T(1), nx->grad_buffer().data());
+    if (nx->requires_grad && p.in > 0) {
+      const auto dx = nx->grad_target();
+      affine_input_grad(g.data(), nw->value, p, dx.beta, dx.data);
+    }
     affine_param_grads(g.data(), nx->value.data(), nw.get(), nb.get(), p);
   });
 }
@@ -175,7 +180,7 @@ Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* b
       // computed in du's own buffer instead of a scratch array.
       const bool first = !nu->has_grad;
       Array<T> scratch;
-      T* da = first ? nu->grad_buffer().data() : (scratch = empty_array<T>(to_shape(nu->value.shape()))).data();
+      T* da = first ? nu->grad_target().data : (scratch = empty_array<T>(to_shape(nu->value.shape()))).data();
       affine_input_grad(g.data(), nw->value, p, T(0), da);
       if (first)
         scale_by_gelu_slope(da, nu->value.data(), nu->value.size());
@@ -217,7 +222,10 @@ Tensor<T> affine_permuted(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T
       NoGradGuard no_grad;
       g = permute_as(Tensor<T>(g_permuted), permuted_view, inverse, p.out_shape);
     }
-    if (nx->requires_grad && p.in > 0) affine_input_grad(g.data(), nw->value, p, T(1), nx->grad_buffer().data());
+    if (nx->requires_grad && p.in > 0) {
+      const auto dx = nx->grad_target();
+      affine_input_grad(g.data(), nw->value, p, dx.beta, dx.data);
+    }
     affine_param_grads(g.data(), nx->value.data(), nw.get(), nb.get(), p);
   });
 }

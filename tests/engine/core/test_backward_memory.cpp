@@ -34,3 +34,20 @@ TEST_CASE("backward keeps the values the caller holds; their graph reports it wa
   CHECK_THROWS_WITH(h.backward(), Catch::Contains("already freed"));
   CHECK_THROWS_WITH(h.set_requires_grad(false), Catch::Contains("output of exp"));
 }
+
+TEST_CASE("grad_target: beta 0 and an unfilled buffer on first use, then the same buffer with beta 1",
+          "[engine][tensor]") {
+  Tensor<float> x(filled_array<float>({3, 5}, 1.0f), true);
+  auto node = x.node();
+  REQUIRE_FALSE(node->has_grad);
+  const auto first = node->grad_target();
+  CHECK(first.beta == 0.0f);
+  CHECK(node->has_grad);
+  REQUIRE(node->grad.size() == 15);
+  CHECK(first.data == node->grad.data());
+  std::fill(first.data, first.data + 15, 2.0f);  // what a kernel with beta 0 writes
+  const auto second = node->grad_target();
+  CHECK(second.beta == 1.0f);
+  CHECK(second.data == first.data);
+  CHECK(x.grad().data()[14] == 2.0f);
+}
