@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <mutex>
+
+#include <fmt/format.h>
 #include <unordered_map>
 #include <vector>
 
@@ -30,9 +32,18 @@ std::size_t rounded(std::size_t bytes) {
   return (bytes + kAlignment - 1) / kAlignment * kAlignment;
 }
 
+constexpr double kGiB = double(std::size_t(1) << 30);
+
 }  // namespace
 
+TensorAllocationError::TensorAllocationError(long double bytes, std::size_t live_bytes)
+    : message_(fmt::format("out of memory: a tensor buffer of {:.0f} bytes ({:.3g} GiB) could not be allocated; "
+                           "live tensors hold {} bytes ({:.3g} GiB)",
+                           double(bytes), double(bytes) / kGiB, live_bytes, double(live_bytes) / kGiB)) {}
+
 void* pool_allocate(std::size_t bytes) {
+  // Beyond half the address space no allocation can succeed, and rounding up could wrap.
+  if (bytes > std::numeric_limits<std::size_t>::max() / 2) throw TensorAllocationError(bytes, memory_stats().live_bytes);
   const std::size_t size = rounded(bytes);
   Pool& p = pool();
   {
@@ -52,7 +63,7 @@ void* pool_allocate(std::size_t bytes) {
   if (ptr == nullptr) {
     release_cached_memory();
     ptr = std::aligned_alloc(kAlignment, size);
-    if (ptr == nullptr) throw std::bad_alloc();
+    if (ptr == nullptr) throw TensorAllocationError(size, memory_stats().live_bytes);
   }
   std::lock_guard<std::mutex> lock(p.mutex);
   p.stats.live_bytes += size;

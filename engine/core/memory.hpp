@@ -9,7 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <new>
+#include <string>
 
 namespace pf {
 
@@ -31,7 +33,19 @@ void release_cached_memory();
 // Cached bytes above this limit are returned to the system instead of kept (default 4 GiB).
 void set_memory_cache_limit(std::size_t bytes);
 
-// Raw pool entry points (64-byte aligned).
+// A tensor buffer the system would not give: a std::bad_alloc whose what() says how many bytes
+// were asked for and how many live tensors already hold (a plain bad_alloc says neither).
+class TensorAllocationError : public std::bad_alloc {
+ public:
+  TensorAllocationError(long double bytes, std::size_t live_bytes);
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+// Raw pool entry points (64-byte aligned). pool_allocate throws TensorAllocationError when the
+// system refuses (after giving back the cached buffers) or the size is beyond any address space.
 void* pool_allocate(std::size_t bytes);
 void pool_deallocate(void* p, std::size_t bytes) noexcept;
 
@@ -46,7 +60,11 @@ struct PoolAllocator {
   PoolAllocator() noexcept = default;
   template <class U>
   PoolAllocator(const PoolAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) { return static_cast<T*>(pool_allocate(n * sizeof(T))); }
+  T* allocate(std::size_t n) {
+    if (n > std::numeric_limits<std::size_t>::max() / sizeof(T))  // n * sizeof(T) would wrap
+      throw TensorAllocationError((long double)n * sizeof(T), memory_stats().live_bytes);
+    return static_cast<T*>(pool_allocate(n * sizeof(T)));
+  }
   void deallocate(T* p, std::size_t n) noexcept { pool_deallocate(p, n * sizeof(T)); }
   template <class U>
   struct rebind {

@@ -38,9 +38,18 @@ Shape to_shape(const S& s) {
 }
 std::size_t shape_numel(const Shape& shape);
 
-// An uninitialised array of the given shape (contents are garbage until written).
+// An uninitialised array of the given shape (contents are garbage until written). A shape whose
+// element count overflows (which xtensor would wrap into a small buffer) throws
+// TensorAllocationError.
 template <class T>
 Array<T> empty_array(const Shape& shape) {
+  std::size_t n = 1;
+  for (std::size_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) {
+      long double bytes = sizeof(T);
+      for (std::size_t e : shape) bytes *= (long double)e;
+      throw TensorAllocationError(bytes, memory_stats().live_bytes);
+    }
   Array<T> a;
   a.resize(shape);
   return a;
