@@ -1,6 +1,8 @@
 #include "engine/ops/affine.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -36,6 +38,10 @@ AffinePlan plan_affine(const char* op, const Tensor<T>& x, const Tensor<T>& w, c
   p.out = w.size(0);
   p.rows = 1;  // the leading axes' product (not numel / in: in may be 0)
   for (std::size_t a = 0; a + 1 < x.shape().size(); ++a) p.rows *= x.shape()[a];
+  if (std::max({p.rows, p.in, p.out}) > std::size_t(std::numeric_limits<int>::max()))
+    throw std::invalid_argument(fmt::format("{}: x {} and w {} make a product of {} rows, in {}, out {}: past the "
+                                            "GEMM's limit of 2^31 - 1 per side",
+                                            op, shape_str(x.shape()), shape_str(w.shape()), p.rows, p.in, p.out));
   p.out_shape = x.shape();
   p.out_shape.back() = p.out;
   return p;

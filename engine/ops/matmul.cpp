@@ -1,5 +1,6 @@
 #include "engine/ops/matmul.hpp"
 
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -37,6 +38,9 @@ MatmulPlan plan_matmul(const Shape& sa, const Shape& sb, bool ta, bool tb) {
                                              ta ? "^T" : "", shape_str(sb), tb ? "^T" : "", why));
   };
   if (sa.size() < 2 || sb.size() < 2) throw fail("need at least 2 axes each");
+  for (const std::size_t d : {sa[sa.size() - 2], sa.back(), sb[sb.size() - 2], sb.back()})
+    if (d > std::size_t(std::numeric_limits<int>::max()))
+      throw fail(fmt::format("have a matrix side of {}, past the GEMM's limit of 2^31 - 1", d));
   MatmulPlan plan;
   plan.a_rows = static_cast<int>(sa[sa.size() - 2]);
   plan.a_cols = static_cast<int>(sa.back());

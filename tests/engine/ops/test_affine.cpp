@@ -130,3 +130,13 @@ TEST_CASE("affine: an input width of 0 gives the bias on every row", "[engine][a
   check(0.0f);
   check(0.0);
 }
+
+TEST_CASE("affine and matmul: a side past the GEMM's int is refused, naming it", "[engine][affine][errors]") {
+  // Empty tensors (no memory) whose shapes still ask for a product with 2^31 rows.
+  const std::size_t big = std::size_t(1) << 31;
+  const Tensor<float> x(empty_array<float>({big, 0})), w(empty_array<float>({3, 0}));
+  CHECK_THROWS_WITH(affine(x, w), Catch::Contains("2147483648") && Catch::Contains("2^31 - 1"));
+  CHECK_THROWS_WITH(gelu_affine(x, w), Catch::Contains("2147483648"));
+  const Tensor<float> b(empty_array<float>({0, 2}));
+  CHECK_THROWS_WITH(matmul(x, b), Catch::Contains("2147483648") && Catch::Contains("2^31 - 1"));
+}
