@@ -2,8 +2,11 @@
 // causal chunked), forward and forward+backward, one JSON object per line.
 //
 //   ./bench/attention_bench [--threads 2] [--max-len 16384] [--reps 3] [--chunk-scan]
+//                           [--batch B --heads H --dim d --features M] [--impl NAME] [--len L]
 //
-// Shapes: B=1, H=8, d=64, M=256 positive (FAVOR+) features with orthogonal projections, float32.
+// Shapes: B=1, H=8, d=64, M=256 positive (FAVOR+) features with orthogonal projections, float32,
+// unless given (the main job's attention: --batch 16 --heads 4 --dim 32 --features 64 --len 256).
+// --chunk-scan times the chunked causal form per block size at L = 1024 and 4096 (or at --len).
 // FAVOR rows include both feature maps (queries row-stabilised, keys slice-stabilised), so the
 // comparison with exact attention is end to end from q, k, v. Times are the minimum over reps.
 // peak_bytes: the pool's peak of live tensor bytes during one forward+backward, minus the live
@@ -153,10 +156,19 @@ int main(int argc, char** argv) {
     else if (a == "--chunk-scan") cfg.chunk_scan = true;
     else if (a == "--impl") cfg.only = next();
     else if (a == "--len") cfg.len = std::strtoull(next(), nullptr, 10);
+    else if (a == "--batch") cfg.batch = std::strtoull(next(), nullptr, 10);
+    else if (a == "--heads") cfg.heads = std::strtoull(next(), nullptr, 10);
+    else if (a == "--dim") cfg.d = std::strtoull(next(), nullptr, 10);
+    else if (a == "--features") cfg.m = std::strtoull(next(), nullptr, 10);
     else {
-      fmt::print(stderr, "usage: attention_bench [--threads N] [--max-len L] [--reps R] [--chunk-scan] [--impl NAME --len L]\n");
+      fmt::print(stderr, "usage: attention_bench [--threads N] [--max-len L] [--reps R] [--chunk-scan] [--impl NAME --len L] "
+                         "[--batch B --heads H --dim d --features M]\n");
       return a == "--help" ? 0 : 2;
     }
+  }
+  if (cfg.batch == 0 || cfg.heads == 0 || cfg.d == 0 || cfg.m == 0 || cfg.threads <= 0 || cfg.reps <= 0) {
+    fmt::print(stderr, "attention_bench: --batch, --heads, --dim, --features, --threads and --reps must be positive\n");
+    return 2;
   }
   set_num_threads(cfg.threads);
   cfg.peak_gflops = fma_peak(cfg.threads).gflops;
@@ -196,8 +208,9 @@ int main(int argc, char** argv) {
   };
 
   if (cfg.chunk_scan) {
-    for (std::size_t len : {1024, 4096})
-      for (std::size_t c : {16, 32, 64, 128, 256}) print("favor_causal_chunked", len, cfg, measure(chunked_with(c), len, cfg), c);
+    const std::vector<std::size_t> lengths = cfg.len ? std::vector<std::size_t>{cfg.len} : std::vector<std::size_t>{1024, 4096};
+    for (std::size_t len : lengths)
+      for (std::size_t c : {8, 16, 32, 64, 128, 256}) print("favor_causal_chunked", len, cfg, measure(chunked_with(c), len, cfg), c);
     return 0;
   }
   if (!cfg.only.empty()) {
