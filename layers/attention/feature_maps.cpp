@@ -105,7 +105,8 @@ void add_stabiliser_grad(T* dx, const Array<T>& w, const Rows& r, const Stabilis
   }
 }
 
-// dx += d^{-1/4} B W (one GEMM) + coef * x_n * row_sums_n, with coef = +-d^{-1/2}.
+// dx = beta dx + d^{-1/4} B W (one GEMM) + coef * x_n * row_sums_n, with coef = +-d^{-1/2}; beta
+// is Node::grad_target's (0 when dx is written for the first time: the GEMM overwrites it).
 // For maps of two halves phi = [phi1, phi2] (width 2m): f(g1, g2, phi1, phi2) of each entry j
 // gives (b_ij, its term of row_sums_i); b [n, m] then goes back through W, row_sums through x.
 template <class T, class F>
@@ -128,10 +129,12 @@ void paired_half_grads(const Array<T>& g, const Array<T>& phi, const Rows& r, Ar
 }
 
 template <class T>
-void add_projection_grad(T* dx, const T* x, const Array<T>& b, const Array<T>& w, const Rows& r,
-                         const std::vector<T>* row_sums, T coef) {
+void add_projection_grad(typename Node<T>::GradTarget dx_target, const T* x, const Array<T>& b, const Array<T>& w,
+                         const Rows& r, const std::vector<T>* row_sums, T coef) {
   if (r.n == 0) return;
-  gemm_acc(mat(dx, r.n, r.d), mat(b.data(), r.n, r.m), mat(w.data(), r.m, r.d), T(r.norm));
+  T* dx = dx_target.data;
+  detail::gemm_views<T>("add_projection_grad", mat(dx, r.n, r.d), mat(b.data(), r.n, r.m), mat(w.data(), r.m, r.d),
+                        T(r.norm), dx_target.beta);
   if (row_sums)
     parallel_ranges(r.n, rows_per_task(r.d), [&](std::size_t i0, std::size_t i1) {
       for (std::size_t i = i0; i < i1; ++i) {
@@ -307,9 +310,9 @@ Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser s
       for (std::size_t i = i0; i < i1; ++i)
         row_sums[i] = scaled_excess_row(g.data() + i * r.m, phi.data() + i * r.m, floor, a.data() + i * r.m, r.m);
     });
-    T* dx = nx->grad_buffer().data();
+    const auto dx = nx->grad_target();
     add_projection_grad(dx, nx->value.data(), a, wv, r, &row_sums, T(-r.norm * r.norm));
-    add_stabiliser_grad(dx, wv, r, arg, row_sums, stabiliser);
+    add_stabiliser_grad(dx.data, wv, r, arg, row_sums, stabiliser);
   });
 }
 
@@ -335,9 +338,9 @@ Tensor<T> hyperbolic_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser
       const T plus = g1 * (p1 - floor), minus = g2 * (p2 - floor);
       return std::make_pair(plus - minus, plus + minus);
     });
-    T* dx = nx->grad_buffer().data();
+    const auto dx = nx->grad_target();
     add_projection_grad(dx, nx->value.data(), b, wv, r, &row_sums, T(-r.norm * r.norm));
-    add_stabiliser_grad(dx, wv, r, arg, row_sums, stabiliser);
+    add_stabiliser_grad(dx.data, wv, r, arg, row_sums, stabiliser);
   });
 }
 
@@ -371,7 +374,7 @@ Tensor<T> trig_features(const Tensor<T>& x, const Tensor<T>& w) {
     paired_half_grads(g, phi, r, b, row_sums, [](T g_sin, T g_cos, T p_sin, T p_cos) {
       return std::make_pair(g_sin * p_cos - g_cos * p_sin, g_sin * p_sin + g_cos * p_cos);
     });
-    add_projection_grad(nx->grad_buffer().data(), nx->value.data(), b, wv, r, &row_sums, T(r.norm * r.norm));
+    add_projection_grad(nx->grad_target(), nx->value.data(), b, wv, r, &row_sums, T(r.norm * r.norm));
   });
 }
 
@@ -403,10 +406,10 @@ Tensor<T> generalized_features(const Tensor<T>& x, const Tensor<T>& w, const Fea
       for (std::size_t k = 0; k < total; ++k) b.data()[k] = u.data()[k] > 0 ? g.data()[k] * scale : T(0);
     else
       for (std::size_t k = 0; k < total; ++k) b.data()[k] = g.data()[k] * scale * T(fn.df(double(u.data()[k])));
-    T* dx = nx->grad_buffer().data();
     if (projected) {
-      add_projection_grad<T>(dx, nx->value.data(), b, wv, r, nullptr, T(0));
+      add_projection_grad<T>(nx->grad_target(), nx->value.data(), b, wv, r, nullptr, T(0));
     } else {
+      T* dx = nx->grad_buffer().data();
       for (std::size_t k = 0; k < total; ++k) dx[k] += T(r.norm) * b.data()[k];
     }
   });

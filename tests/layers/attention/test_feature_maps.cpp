@@ -1,4 +1,7 @@
 #include <cmath>
+#include <functional>
+#include <utility>
+#include <vector>
 
 #include "engine/ops/elementwise.hpp"
 #include "engine/ops/gather.hpp"
@@ -44,6 +47,36 @@ TEST_CASE("feature maps: gradcheck with every stabiliser", "[layers][features][g
   const auto no_projection = Tensor<double>::zeros({0, 4});
   require_gradcheck(
       [&](const Vec& in) { return generalized_features(in[0], no_projection, softplus_fn(), 1e-3); }, {x});
+}
+
+TEST_CASE("feature maps: the input gradient is written fresh or added to what x already holds",
+          "[layers][features]") {
+  // The maps' backward writes dx with beta 0 when x has no gradient yet (Node::grad_target) and
+  // adds with beta 1 when it has one: with x's gradient preset to 1, it must come out as 1 + the
+  // gradient the map gives alone.
+  const auto x0 = random_tensor({2, 3, 5, 4}, 31);
+  const auto w = random_tensor({6, 4}, 32);
+  using Map = std::function<Tensor<double>(const Tensor<double>&)>;
+  const std::vector<std::pair<const char*, Map>> maps = {
+      {"positive", [&](const Tensor<double>& x) { return positive_features(x, w, Stabiliser::row_max, 1e-4); }},
+      {"hyperbolic", [&](const Tensor<double>& x) { return hyperbolic_features(x, w, Stabiliser::slice_max, 1e-4); }},
+      {"trig", [&](const Tensor<double>& x) { return trig_features(x, w); }},
+      {"relu", [&](const Tensor<double>& x) { return generalized_features(x, w, FeatureFunction::relu(), 1e-3); }}};
+  for (const auto& [name, map] : maps) {
+    INFO(name);
+    Tensor<double> alone(x0.value(), true);
+    map(alone).backward(filled_array<double>(map(alone).shape(), 1.0));
+    Tensor<double> x(x0.value(), true);
+    std::fill(x.grad_mut().begin(), x.grad_mut().end(), 1.0);
+    map(x).backward(filled_array<double>(map(x).shape(), 1.0));
+    double worst = 0, largest = 0;
+    for (std::size_t i = 0; i < x.numel(); ++i) {
+      worst = std::max(worst, std::abs(x.grad().data()[i] - (1.0 + alone.grad().data()[i])));
+      largest = std::max(largest, std::abs(alone.grad().data()[i]));
+    }
+    CHECK(largest > 1e-3);  // the map's own gradient is not zero
+    CHECK(worst < 1e-12);
+  }
 }
 
 TEST_CASE("feature maps: fused backward equals autodiff through primitives", "[layers][features][twin]") {
