@@ -48,12 +48,15 @@ for (( r = 1; r <= rounds; r++ )); do
   values_a+=("$va") values_b+=("$vb")
   printf '{"bench":"alternate","round":%d,"a":%s,"b":%s}\n' "$r" "$va" "$vb"
 done
-awk -v a="${values_a[*]}" -v b="${values_b[*]}" -v pat="$pattern" '
+# The pattern as a JSON string, passed through the environment (awk -v would undo the escapes).
+PF_JSON_PATTERN=$(sed 's/\\/\\\\/g; s/"/\\"/g' <<< "$pattern") \
+awk -v a="${values_a[*]}" -v b="${values_b[*]}" '
   function median(v, n,   i, j, t) {
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
     return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
   }
   BEGIN {
+    pat = ENVIRON["PF_JSON_PATTERN"]
     n = split(a, va, " "); split(b, vb, " ")
     for (i = 1; i <= n; i++) { r[i] = vb[i] / va[i]; ca[i] = va[i]; cb[i] = vb[i] }
     lo = r[1]; hi = r[1]

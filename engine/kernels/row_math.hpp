@@ -43,6 +43,16 @@ T row_dot(const T* a, const T* b, std::size_t n) {
   return s;
 }
 
+// lanes[0] op lanes[1] op ... for W lanes as a tree (pairs, then pairs of pairs): log2(W) dependent
+// steps instead of W, for reductions whose result does not depend on the grouping (max, min).
+template <std::size_t W, class T, class Op>
+T fold_lanes(T* lanes, Op op) {
+  static_assert((W & (W - 1)) == 0, "a power of two lanes");
+  for (std::size_t half = W / 2; half > 0; half /= 2)
+    for (std::size_t j = 0; j < half; ++j) lanes[j] = op(lanes[j], lanes[j + half]);
+  return lanes[0];
+}
+
 // max_i x[i] (-inf for an empty row). On SIMD batches: the compiler will not vectorise
 // `m > x ? m : x` itself (its NaN and signed-zero cases keep it from using a vector max), and
 // xsimd::max(m, x) is that same expression per lane (x when either is NaN or both are zeros).
@@ -56,7 +66,7 @@ T row_max(const T* x, std::size_t n) {
     for (; i + W <= n; i += W) lane = xsimd::max(lane, Batch<T>::load_unaligned(x + i));
     alignas(64) T lanes[W];
     lane.store_aligned(lanes);
-    for (std::size_t j = 0; j < W; ++j) m = m > lanes[j] ? m : lanes[j];
+    m = fold_lanes<W>(lanes, [](T a, T b) { return a > b ? a : b; });
   }
   for (; i < n; ++i) m = m > x[i] ? m : x[i];
   return m;
@@ -73,7 +83,7 @@ T row_min(const T* x, std::size_t n) {
     for (; i + W <= n; i += W) lane = xsimd::min(lane, Batch<T>::load_unaligned(x + i));
     alignas(64) T lanes[W];
     lane.store_aligned(lanes);
-    for (std::size_t j = 0; j < W; ++j) m = m < lanes[j] ? m : lanes[j];
+    m = fold_lanes<W>(lanes, [](T a, T b) { return a < b ? a : b; });
   }
   for (; i < n; ++i) m = m < x[i] ? m : x[i];
   return m;

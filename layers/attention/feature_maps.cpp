@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -165,8 +166,17 @@ std::size_t first_index_of(const T* u, std::size_t n, T value) {
   using B = detail::Batch<T>;
   const B v(value);
   std::size_t j = 0;
-  for (; j + B::size <= n; j += B::size)
-    if (xsimd::any(B::load_unaligned(u + j) == v)) break;
+  for (; j + B::size <= n; j += B::size) {
+    const auto hit = B::load_unaligned(u + j) == v;
+    if (!xsimd::any(hit)) continue;
+    // The first lane of the batch that matches, from the comparison's bits (a scan of the lanes
+    // one by one costs a branch per lane and a mispredicted exit per row).
+    std::uint32_t bits = 0;
+    alignas(64) T lanes[B::size];
+    xsimd::select(hit, B(T(1)), B(T(0))).store_aligned(lanes);
+    for (std::size_t l = 0; l < B::size; ++l) bits |= std::uint32_t(lanes[l] != T(0)) << l;
+    return j + std::size_t(__builtin_ctz(bits));
+  }
   for (; j < n; ++j)
     if (u[j] == value) return j;
   return 0;
