@@ -4,10 +4,10 @@
 
 #include <cstdlib>
 #include <mutex>
-
-#include <fmt/format.h>
 #include <unordered_map>
 #include <vector>
+
+#include <fmt/format.h>
 
 namespace pf {
 namespace {

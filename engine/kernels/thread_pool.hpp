@@ -57,9 +57,10 @@ bool inside_parallel_region();
 template <class Ready>
 void wait_until(Ready ready) {
   constexpr int kPausesBeforeYield = 2048;
-  for (int spins = 0; !ready(); ++spins) {
+  for (int pauses = 0; !ready();) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (spins < kPausesBeforeYield) {
+    if (pauses < kPausesBeforeYield) {
+      ++pauses;
       __builtin_ia32_pause();
       continue;
     }
