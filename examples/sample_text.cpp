@@ -20,6 +20,7 @@
 #include "engine/optim/optimizers.hpp"
 #include "engine/io/finite.hpp"
 #include "models/performer_lm.hpp"
+#include "flag_checks.hpp"
 #include "text_sampling.hpp"
 #include "training_run.hpp"
 
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
   try {
     tune_malloc_for_reuse();
     set_num_threads(threads);
+    examples::warn_if_threads_exceed_cpus(threads);
     sampling.weights = parse_weight_storage(weights);
     const RunState run = peek_run(checkpoint);
     PerformerLM<float> model(PerformerConfig::from_json(run.config_json));

@@ -14,7 +14,6 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -92,7 +91,7 @@ std::vector<HeldOutBatch> protein_batches(const Options& o, const Metadata& m, c
 
 int run(const Options& o) {
   if (o.threads < 0) throw std::invalid_argument(fmt::format("--threads must be >= 0, got {}", o.threads));
-  set_num_threads(o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency())));
+  set_num_threads(o.threads > 0 ? o.threads : usable_cpus());
   allow_non_finite(o.allow_non_finite);
   if (!std::filesystem::exists(o.checkpoint))
     throw std::runtime_error(fmt::format("--checkpoint '{}' does not exist", o.checkpoint));

@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
 
 #include "engine/distributed/mpi_communicator.hpp"
+#include "engine/kernels/thread_pool.hpp"
 
 namespace pf {
 namespace {
@@ -51,8 +51,7 @@ Communicator& world() {
 }
 
 int default_threads_per_rank(const Communicator& comm) {
-  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, comm.local_size()));
+  return std::max(1, usable_cpus() / std::max(1, comm.local_size()));
 }
 
 }  // namespace pf

@@ -1,5 +1,6 @@
 #include "engine/kernels/thread_pool.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -7,6 +8,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include <sched.h>
 
 #include <cblas.h>
 
@@ -27,8 +30,11 @@ inline void cpu_relax() {
 #endif
 }
 
+bool spinning_allowed_now();
+
 template <class Ready>
 void spin_then(Ready ready) {
+  if (!spinning_allowed_now()) return;
   const auto until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
   while (!ready()) {
     for (int i = 0; i < 64 && !ready(); ++i) cpu_relax();
@@ -150,14 +156,35 @@ ThreadPool& pool() {
 }
 
 std::atomic<int> g_threads{1};
+std::atomic<bool> g_spinning_allowed{true};
+
+bool spinning_allowed_now() { return g_spinning_allowed.load(std::memory_order_relaxed); }
+
+// OpenBLAS starts with a thread per core; the engine's default of 1 thread holds for it too.
+const bool g_blas_starts_single = [] {
+  openblas_set_num_threads(1);
+  return true;
+}();
 
 }  // namespace
 
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+bool spinning_allowed() { return spinning_allowed_now(); }
+
 void set_num_threads(int threads) {
-  if (threads <= 0 || threads == g_threads.load()) return;
+  if (threads <= 0) return;
+  (void)g_blas_starts_single;
+  g_spinning_allowed.store(threads <= usable_cpus(), std::memory_order_relaxed);
+  openblas_set_num_threads(threads);
+  if (threads == g_threads.load()) return;
   pool().resize(threads);
   g_threads.store(threads);
-  openblas_set_num_threads(threads);
 }
 
 int num_threads() { return g_threads.load(); }

@@ -17,9 +17,19 @@
 namespace pf {
 
 // Threads used by parallel_for and by the BLAS library (0 or negative: leave unchanged).
-// The default is 1 until set.
+// The default is 1 until set, for the BLAS library too (OpenBLAS would otherwise start on every core).
+// More threads than usable_cpus() are allowed (results stay bit-exact at a thread count), but
+// then the threads' waits yield at once instead of spinning, since a spinning thread would hold
+// the core its partner needs.
 void set_num_threads(int threads);
 int num_threads();
+
+// CPUs this process may run on (its affinity mask, so `taskset` and MPI core binding count),
+// at least 1.
+int usable_cpus();
+
+// False when num_threads() > usable_cpus(): waits then yield instead of spinning.
+bool spinning_allowed();
 
 // Runs fn(i) for every i in [0, n), spread over num_threads() threads (the caller is one of
 // them), and returns when all are done. Indices are handed out dynamically; fn must write
@@ -57,7 +67,7 @@ bool inside_parallel_region();
 template <class Ready>
 void wait_until(Ready ready) {
   constexpr int kPausesBeforeYield = 2048;
-  for (int pauses = 0; !ready();) {
+  for (int pauses = spinning_allowed() ? 0 : kPausesBeforeYield; !ready();) {
 #if defined(__x86_64__) || defined(__i386__)
     if (pauses < kPausesBeforeYield) {
       ++pauses;

@@ -9,6 +9,7 @@
 #include "engine/core/memory.hpp"
 #include "engine/io/finite.hpp"
 #include "engine/kernels/thread_pool.hpp"
+#include "flag_checks.hpp"
 #include "init_from.hpp"
 
 namespace pf::examples {
@@ -69,6 +70,7 @@ TrainingSession::TrainingSession(std::string program, SessionFlags flags)
   threads_ = flags_.threads > 0 ? flags_.threads : default_threads_per_rank(comm_);
   tune_malloc_for_reuse();
   set_num_threads(threads_);
+  if (is_root()) examples::warn_if_threads_exceed_cpus(threads_);
   allow_non_finite(flags_.allow_non_finite);
   if (flags_.checkpoint.empty()) throw std::invalid_argument("--checkpoint must name a file");
   if (flags_.resume && !flags_.init_from.empty())

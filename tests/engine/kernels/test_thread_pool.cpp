@@ -1,3 +1,5 @@
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -109,5 +111,56 @@ TEST_CASE("wait_until returns once another thread makes it ready, past the pause
     setter.join();
     CHECK(flag.load());
     CHECK(looks.load() >= 1);
+  }
+}
+
+extern "C" int openblas_get_num_threads(void);
+extern "C" void openblas_set_num_threads(int);
+
+TEST_CASE("set_num_threads sets the BLAS library's threads even when the engine's count is unchanged",
+          "[engine][threads]") {
+  ThreadsFor one(1);
+  openblas_set_num_threads(2);  // e.g. OpenBLAS's own start-up default of one thread per core
+  set_num_threads(1);
+  CHECK(openblas_get_num_threads() == 1);
+}
+
+TEST_CASE("usable_cpus follows the affinity mask; more threads than CPUs wait without spinning",
+          "[engine][threads]") {
+  ThreadsFor scope(1);
+  const int cpus = usable_cpus();
+  CHECK(cpus >= 1);
+  CHECK(cpus <= int(std::max(1u, std::thread::hardware_concurrency())));
+  set_num_threads(cpus);
+  CHECK(spinning_allowed());
+  set_num_threads(cpus + 1);
+  CHECK_FALSE(spinning_allowed());
+  std::vector<std::atomic<int>> visits(257);
+  parallel_for(visits.size(), [&](std::size_t i) { ++visits[i]; });
+  CHECK(std::all_of(visits.begin(), visits.end(), [](const std::atomic<int>& v) { return v.load() == 1; }));
+  std::atomic<bool> flag{false};
+  std::thread setter([&] { flag.store(true, std::memory_order_release); });
+  wait_until([&] { return flag.load(std::memory_order_acquire); });
+  setter.join();
+  set_num_threads(cpus);
+  CHECK(spinning_allowed());
+  if (cpus >= 2) {  // this thread alone on one CPU: the count follows, and spinning stops
+    cpu_set_t all, first;
+    REQUIRE(sched_getaffinity(0, sizeof(all), &all) == 0);
+    CPU_ZERO(&first);
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &all)) {
+        CPU_SET(c, &first);
+        break;
+      }
+    REQUIRE(sched_setaffinity(0, sizeof(first), &first) == 0);
+    const int pinned = usable_cpus();
+    set_num_threads(cpus);  // same count: no new workers (they would inherit the one-CPU mask)
+    const bool spinning = spinning_allowed();
+    REQUIRE(sched_setaffinity(0, sizeof(all), &all) == 0);
+    CHECK(pinned == 1);
+    CHECK_FALSE(spinning);
+    set_num_threads(cpus);
+    CHECK(spinning_allowed());
   }
 }
