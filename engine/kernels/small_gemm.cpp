@@ -84,7 +84,11 @@ void row_tile_rows(int rows, const AReader<T>& A, int k0, int k1, const T* b, st
   row_tile<T, MR, NV>(A, k0, k1, b, ldb, c, ldc, accumulate, cols);
 }
 
-constexpr int kRowTile = 6;  // 6 x 4 vectors: 24 accumulators
+// Tiles keep their sums in vector registers: 32 of them with AVX-512, 16 below (AVX2), where a
+// 6 x 4 tile's 24 sums would spill to the stack inside the k loop.
+constexpr bool kManyRegisters = W<float> >= 16;
+constexpr int kRowTile = 6;
+constexpr int kRowVectors = kManyRegisters ? 4 : 2;  // 6 x 4 vectors: 24 sums; 6 x 2: 12
 
 // The last t < W columns of every row, C[:, j0:j0+t] (+)= op(A) B[:, j0:j0+t], without padding
 // them to a vector: vectorised over k when A's rows are contiguous (A), over i when its columns
@@ -150,9 +154,9 @@ void by_rows(MatView<T> C, const AReader<T>& A, int K, const T* b, std::ptrdiff_
     const AReader<T> Ai{A.a + i0 * A.row_step, A.row_step, A.k_step};
     T* ci = C.data + std::ptrdiff_t(i0) * C.ld;
     int j0 = 0;
-    for (; n - j0 >= 4 * w; j0 += 4 * w)
-      row_tile_rows<T, kRowTile, 4>(rows, Ai, k0, k1, b + j0, ldb, ci + j0, C.ld, accumulate, 4 * w);
-    if (n - j0 >= 2 * w) {
+    for (; n - j0 >= kRowVectors * w; j0 += kRowVectors * w)
+      row_tile_rows<T, kRowTile, kRowVectors>(rows, Ai, k0, k1, b + j0, ldb, ci + j0, C.ld, accumulate, kRowVectors * w);
+    if (kRowVectors > 2 && n - j0 >= 2 * w) {
       row_tile_rows<T, kRowTile, 2>(rows, Ai, k0, k1, b + j0, ldb, ci + j0, C.ld, accumulate, 2 * w);
       j0 += 2 * w;
     }
@@ -224,6 +228,10 @@ void dot_tile(const T* a, std::ptrdiff_t lda, const T* b, std::ptrdiff_t ldb, in
     }
 }
 
+// Dot tiles: 4 x 4 sums and 8 operands per k step (AVX-512), 4 x 2 and 6 (16 registers).
+constexpr int kDotRows = 4;
+constexpr int kDotCols = kManyRegisters ? 4 : 2;
+
 template <class T, int MI, int NJ>
 void dot_tile_cols(int cols, const T* a, std::ptrdiff_t lda, const T* b, std::ptrdiff_t ldb, int k0, int k1, T* c,
                    std::ptrdiff_t ldc, bool accumulate) {
@@ -239,23 +247,22 @@ void dot_tile_rows(int rows, int cols, const T* a, std::ptrdiff_t lda, const T* 
   if constexpr (MI > 1) {
     if (rows < MI) return dot_tile_rows<T, MI - 1>(rows, cols, a, lda, b, ldb, k0, k1, c, ldc, accumulate);
   }
-  dot_tile_cols<T, MI, 4>(cols, a, lda, b, ldb, k0, k1, c, ldc, accumulate);
+  dot_tile_cols<T, MI, kDotCols>(cols, a, lda, b, ldb, k0, k1, c, ldc, accumulate);
 }
 
 // C (+)= A Bs^T with A and Bs (N x K) stored by rows.
 template <class T, class ColEnd>
 void by_dots(MatView<T> C, MatView<const T> A, MatView<const T> Bs, bool accumulate, Zeros z, ColEnd col_end) {
-  constexpr int kTile = 4;  // 4 x 4 accumulators, 8 loads per 16 FMAs
   const int K = A.cols;
-  // B's 4 rows stay in L1 while all of A's row blocks pass (A [C x K] fits L1 too).
+  // B's kDotCols rows stay in L1 while all of A's row blocks pass (A [C x K] fits L1 too).
   const int n_max = col_end(std::max(0, C.rows - 1), 1);
-  for (int j0 = 0; j0 < n_max; j0 += kTile)
-    for (int i0 = 0; i0 < C.rows; i0 += kTile) {
-      const int rows = std::min(kTile, C.rows - i0), n = col_end(i0, rows);
+  for (int j0 = 0; j0 < n_max; j0 += kDotCols)
+    for (int i0 = 0; i0 < C.rows; i0 += kDotRows) {
+      const int rows = std::min(kDotRows, C.rows - i0), n = col_end(i0, rows);
       if (n <= j0) continue;
       int k0, k1;
       k_range(z, i0, rows, K, k0, k1);
-      dot_tile_rows<T, kTile>(rows, std::min(kTile, n - j0), A.data + std::ptrdiff_t(i0) * A.ld, A.ld,
+      dot_tile_rows<T, kDotRows>(rows, std::min(kDotCols, n - j0), A.data + std::ptrdiff_t(i0) * A.ld, A.ld,
                               Bs.data + std::ptrdiff_t(j0) * Bs.ld, Bs.ld, k0, k1,
                               C.data + std::ptrdiff_t(i0) * C.ld + j0, C.ld, accumulate);
     }
