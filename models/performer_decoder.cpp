@@ -102,8 +102,10 @@ void affine_tile(const T* x, std::size_t ldx, std::size_t K, const Wt* panels, s
 template <class T, std::size_t PB, class Wt>
 void affine_panels(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const Wt* panels, std::size_t valid,
                    const T* bias, T* out, std::size_t ldo, bool accumulate) {
+  constexpr std::size_t RB = Batch<float>::size >= 16 || PB == 1 ? 4 : 2;
   std::size_t r = 0;
-  for (; r + 4 <= R; r += 4) affine_tile<T, 4, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate);
+  for (; r + RB <= R; r += RB)
+    affine_tile<T, RB, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate);
   switch (R - r) {
     case 3: affine_tile<T, 3, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
     case 2: affine_tile<T, 2, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
