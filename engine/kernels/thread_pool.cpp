@@ -30,11 +30,9 @@ inline void cpu_relax() {
 #endif
 }
 
-bool spinning_allowed_now();
-
 template <class Ready>
 void spin_then(Ready ready) {
-  if (!spinning_allowed_now()) return;
+  if (!spinning_allowed()) return;
   const auto until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
   while (!ready()) {
     for (int i = 0; i < 64 && !ready(); ++i) cpu_relax();
@@ -158,8 +156,6 @@ ThreadPool& pool() {
 std::atomic<int> g_threads{1};
 std::atomic<bool> g_spinning_allowed{true};
 
-bool spinning_allowed_now() { return g_spinning_allowed.load(std::memory_order_relaxed); }
-
 // OpenBLAS starts with a thread per core; the engine's default of 1 thread holds for it too.
 const bool g_blas_starts_single = [] {
   openblas_set_num_threads(1);
@@ -175,11 +171,11 @@ int usable_cpus() {
   return int(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-bool spinning_allowed() { return spinning_allowed_now(); }
+bool spinning_allowed() { return g_spinning_allowed.load(std::memory_order_relaxed); }
 
 void set_num_threads(int threads) {
   if (threads <= 0) return;
-  (void)g_blas_starts_single;
+  (void)g_blas_starts_single;  // a use, so its initialisation cannot be deferred past this call
   g_spinning_allowed.store(threads <= usable_cpus(), std::memory_order_relaxed);
   openblas_set_num_threads(threads);
   if (threads == g_threads.load()) return;
