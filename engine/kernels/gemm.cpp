@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "engine/kernels/packed_gemm.hpp"
+#include "engine/kernels/small_gemm.hpp"
 
 namespace pf {
 namespace {
@@ -21,6 +22,19 @@ GemmBackend backend_from_environment() {
 }
 
 std::atomic<GemmBackend> g_backend{backend_from_environment()};
+
+// Products this small run on one thread anyway, where packing B costs as much as the arithmetic:
+// small_gemm reads both operands in place (measured 1.1-1.7x packed_sgemm and OpenBLAS at
+// 32x33x64, 64x33x32, 48^3, 128x64x64 and 6x1024x256, within 10% either way at 100^3; see
+// docs/PERFORMANCE.md). It takes op(B) by rows (its B^T form is a dot-product kernel, slower here),
+// alpha = 1 and beta = 0 or 1. The choice depends on the shape alone, never on the threads.
+constexpr double kSmallProduct = double(1 << 19), kSmallProductFewRows = double(1 << 22);
+constexpr int kFewRows = 32;
+bool small_gemm_serves(bool trans_b, int M, int N, int K, float alpha, float beta) {
+  const double size = double(M) * N * K;
+  return !trans_b && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) &&
+         (size <= kSmallProduct || (M <= kFewRows && size <= kSmallProductFewRows));
+}
 
 std::string view_str(const char* name, const MatShape& x) {
   return fmt::format("{}{} [{},{}] (ld {})", name, x.transposed ? "^T" : "", x.rows, x.cols, x.ld);
@@ -51,6 +65,14 @@ template <>
 void gemm<float>(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
   if (g_backend.load(std::memory_order_relaxed) == GemmBackend::Packed) {
+    if (M > 0 && N > 0 && K > 0 && small_gemm_serves(trans_b, M, N, K, alpha, beta)) {
+      const MatView<const float> a = trans_a ? MatView<const float>(A, K, M, lda).T() : MatView<const float>(A, M, K, lda);
+      const MatView<float> c(C, M, N, ldc);
+      const MatView<const float> b(B, K, N, ldb);
+      if (beta == 0.0f) small_gemm_set<float>(c, a, b);
+      else small_gemm_acc<float>(c, a, b);
+      return;
+    }
     packed_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
@@ -81,10 +103,12 @@ void add_row_bias(int M, int N, const T* bias, T* C, int ldc) {
 template <>
 void gemm_plus_bias<float>(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int lda, const float* B,
                            int ldb, const float* bias, float* C, int ldc) {
-  if (g_backend.load(std::memory_order_relaxed) == GemmBackend::Packed) {
+  if (g_backend.load(std::memory_order_relaxed) == GemmBackend::Packed &&
+      !(M > 0 && N > 0 && K > 0 && small_gemm_serves(trans_b, M, N, K, 1.0f, 0.0f))) {
     packed_sgemm(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias);
     return;
   }
+  // Equal to gemm followed by the row add bit for bit on every path (small_gemm included).
   gemm<float>(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
   add_row_bias(M, N, bias, C, ldc);
 }

@@ -1,6 +1,7 @@
 // Typed GEMM entry point, so op code can stay templated on float/double.
-// float goes to the engine's own packed GEMM (engine/kernels/packed_gemm.hpp) unless the BLAS backend is
-// chosen; double always goes to OpenBLAS (gradient checks care about exactness, not speed).
+// float goes to the engine's own packed GEMM (engine/kernels/packed_gemm.hpp), or for small
+// products with op(B) = B, alpha 1 and beta 0 or 1 to small_gemm (engine/kernels/small_gemm.hpp),
+// unless the BLAS backend is chosen; double always goes to OpenBLAS (gradient checks care about exactness, not speed).
 // (Kept in its own translation unit: <cblas.h> and <xtensor-blas/xlinalg.hpp> clash.)
 #pragma once
 

@@ -28,9 +28,16 @@ std::vector<float> random_floats(std::size_t n, unsigned seed) {
   return v;
 }
 
-// Runs packed_sgemm on one case and compares with a double-precision loop. Returns the worst
+using SgemmFn = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+void packed_without_bias(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                         int ldb, float beta, float* C, int ldc) {
+  packed_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// Runs `product` (packed_sgemm unless given) on one case and compares with a double-precision loop. Returns the worst
 // |error| / (sum_k |a_ik b_kj| + |beta c_ij|), the scale float rounding errors grow with.
-double worst_scaled_error(const Case& c, unsigned seed, std::vector<float>* out = nullptr) {
+double worst_scaled_error(const Case& c, unsigned seed, std::vector<float>* out = nullptr,
+                          SgemmFn product = packed_without_bias) {
   const int a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
   const int b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
   const int lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = c.N + c.pad;
@@ -40,7 +47,7 @@ double worst_scaled_error(const Case& c, unsigned seed, std::vector<float>* out 
   if (c.beta == 0.0f)  // beta = 0 must not read C: fill it with NaN
     std::fill(C.begin(), C.end(), std::numeric_limits<float>::quiet_NaN());
   const auto C0 = C;
-  packed_sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc);
+  product(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc);
   double worst = 0;
   for (int i = 0; i < c.M; ++i)
     for (int j = 0; j < ldc; ++j) {
@@ -89,6 +96,30 @@ TEST_CASE("packed_sgemm matches a double-precision product on edge and block-cro
                        << " pad=" << pad << " beta=" << beta);
             REQUIRE(worst_scaled_error(c, seed++) < 1e-5);
           }
+}
+
+TEST_CASE("gemm<float> on the packed backend, small_gemm for small products included, matches float64",
+          "[engine][gemm]") {
+  // gemm<float> sends small products with op(B) = B, alpha 1 and beta 0 or 1 to small_gemm, the
+  // rest to packed_sgemm: every flag combination on shapes on both sides of the size limits
+  // (M N K = 2^19, and 2^22 for at most 32 rows), with padded rows, NaN in C for beta = 0.
+  const GemmBackend before = gemm_backend();
+  set_gemm_backend(GemmBackend::Packed);
+  const int sizes[][3] = {{1, 1, 1},   {1, 33, 7},   {13, 1, 5},   {32, 33, 64},  {64, 33, 32},  {6, 1024, 256},
+                          {32, 64, 2048}, {33, 64, 256}, {128, 64, 64}, {129, 64, 64}, {25, 65, 3},   {241, 47, 70}};
+  unsigned seed = 100;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (const auto& s : sizes)
+        for (int pad : {0, 3})
+          for (float alpha : {1.0f, 0.75f})
+            for (float beta : {0.0f, 1.0f, -0.5f}) {
+              const Case c{ta, tb, s[0], s[1], s[2], pad, alpha, beta};
+              INFO("ta=" << ta << " tb=" << tb << " M=" << c.M << " N=" << c.N << " K=" << c.K << " pad=" << pad
+                         << " alpha=" << alpha << " beta=" << beta);
+              REQUIRE(worst_scaled_error(c, seed++, nullptr, gemm<float>) < 1e-5);
+            }
+  set_gemm_backend(before);
 }
 
 TEST_CASE("packed_sgemm: K = 0 or alpha = 0 scales C by beta without reading A or B", "[engine][gemm]") {
