@@ -23,12 +23,13 @@ GemmBackend backend_from_environment() {
 
 std::atomic<GemmBackend> g_backend{backend_from_environment()};
 
-// Products this small run on one thread anyway, where packing B costs as much as the arithmetic:
+// Products this small run on one thread anyway (the packed GEMM takes a second thread from 4
+// MFLOP = 2e6 multiply-adds), where packing B costs as much as the arithmetic:
 // small_gemm reads both operands in place (measured 1.1-1.7x packed_sgemm and OpenBLAS at
 // 32x33x64, 64x33x32, 48^3, 128x64x64 and 6x1024x256, within 10% either way at 100^3; see
 // docs/PERFORMANCE.md). It takes op(B) by rows (its B^T form is a dot-product kernel, slower here),
 // alpha = 1 and beta = 0 or 1. The choice depends on the shape alone, never on the threads.
-constexpr double kSmallProduct = double(1 << 19), kSmallProductFewRows = double(1 << 22);
+constexpr double kSmallProduct = double(1 << 19), kSmallProductFewRows = 1.9e6;
 constexpr int kFewRows = 32;
 bool small_gemm_serves(bool trans_b, int M, int N, int K, float alpha, float beta) {
   const double size = double(M) * N * K;

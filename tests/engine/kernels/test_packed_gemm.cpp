@@ -102,11 +102,11 @@ TEST_CASE("gemm<float> on the packed backend, small_gemm for small products incl
           "[engine][gemm]") {
   // gemm<float> sends small products with op(B) = B, alpha 1 and beta 0 or 1 to small_gemm, the
   // rest to packed_sgemm: every flag combination on shapes on both sides of the size limits
-  // (M N K = 2^19, and 2^22 for at most 32 rows), with padded rows, NaN in C for beta = 0.
+  // (M N K = 2^19, and 1.9e6 for at most 32 rows), with padded rows, NaN in C for beta = 0.
   const GemmBackend before = gemm_backend();
   set_gemm_backend(GemmBackend::Packed);
   const int sizes[][3] = {{1, 1, 1},   {1, 33, 7},   {13, 1, 5},   {32, 33, 64},  {64, 33, 32},  {6, 1024, 256},
-                          {32, 64, 2048}, {33, 64, 256}, {128, 64, 64}, {129, 64, 64}, {25, 65, 3},   {241, 47, 70}};
+                          {32, 64, 2048}, {32, 64, 900}, {33, 64, 256}, {128, 64, 64}, {129, 64, 64}, {25, 65, 3},   {241, 47, 70}};
   unsigned seed = 100;
   for (bool ta : {false, true})
     for (bool tb : {false, true})
