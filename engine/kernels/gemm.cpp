@@ -31,9 +31,10 @@ std::atomic<GemmBackend> g_backend{backend_from_environment()};
 // alpha = 1 and beta = 0 or 1. The choice depends on the shape alone, never on the threads.
 constexpr double kSmallProduct = double(1 << 19), kSmallProductFewRows = 1.9e6;
 constexpr int kFewRows = 32;
+// (Empty products stay with packed_sgemm, which scales C by beta.)
 bool small_gemm_serves(bool trans_b, int M, int N, int K, float alpha, float beta) {
   const double size = double(M) * N * K;
-  return !trans_b && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) &&
+  return M > 0 && N > 0 && K > 0 && !trans_b && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) &&
          (size <= kSmallProduct || (M <= kFewRows && size <= kSmallProductFewRows));
 }
 
@@ -66,7 +67,7 @@ template <>
 void gemm<float>(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
   if (g_backend.load(std::memory_order_relaxed) == GemmBackend::Packed) {
-    if (M > 0 && N > 0 && K > 0 && small_gemm_serves(trans_b, M, N, K, alpha, beta)) {
+    if (small_gemm_serves(trans_b, M, N, K, alpha, beta)) {
       const MatView<const float> a = trans_a ? MatView<const float>(A, K, M, lda).T() : MatView<const float>(A, M, K, lda);
       const MatView<float> c(C, M, N, ldc);
       const MatView<const float> b(B, K, N, ldb);
@@ -105,7 +106,7 @@ template <>
 void gemm_plus_bias<float>(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int lda, const float* B,
                            int ldb, const float* bias, float* C, int ldc) {
   if (g_backend.load(std::memory_order_relaxed) == GemmBackend::Packed &&
-      !(M > 0 && N > 0 && K > 0 && small_gemm_serves(trans_b, M, N, K, 1.0f, 0.0f))) {
+      !small_gemm_serves(trans_b, M, N, K, 1.0f, 0.0f)) {
     packed_sgemm(trans_a, trans_b, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, bias);
     return;
   }
