@@ -60,6 +60,13 @@ decltype(auto) with_panels(const Panels& panels, F f) {
 // horizontal sums. Each output is summed over k in order whatever the rows and panels beside it,
 // so a row's result does not depend on how many rows step together or on the threads. The panels
 // hold Wt: T, or float16 bits (for T = float) in the same layout.
+// Rows per tile for PB panels: the accumulators (RB x PB x 2 vectors) plus the PB x 2 weight
+// vectors and a broadcast fit the vector registers. With AVX-512 (32 registers) 4 x 2 panels;
+// with 16 registers 2 x 2 panels, or 6 rows x 1 panel (12 accumulators, as the GEMM's 6 x 16
+// tile): 8 broadcasts and loads per 12 FMAs, and a panel is re-read every 6 rows instead of 2.
+template <class T, std::size_t PB>
+constexpr std::size_t kRowTile = Batch<float>::size >= 16 ? 4 : PB == 1 ? 6 : 2;
+
 template <class T, std::size_t RB, std::size_t PB, class Wt>
 void affine_tile(const T* x, std::size_t ldx, std::size_t K, const Wt* panels, std::size_t valid, const T* bias, T* out,
                  std::size_t ldo, bool accumulate) {
@@ -97,16 +104,18 @@ void affine_tile(const T* x, std::size_t ldx, std::size_t K, const Wt* panels, s
     }
 }
 
-// Rows [0, R) in tiles of up to 4 against PB panels (their weights stay in L1 from the first
-// tile to the last, so every weight is read from memory once whatever R is).
+// Rows [0, R) in tiles of up to RB rows against PB panels (their weights stay in L1 from the
+// first tile to the last, so every weight is read from memory once whatever R is).
 template <class T, std::size_t PB, class Wt>
 void affine_panels(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const Wt* panels, std::size_t valid,
                    const T* bias, T* out, std::size_t ldo, bool accumulate) {
-  constexpr std::size_t RB = Batch<float>::size >= 16 || PB == 1 ? 4 : 2;
+  constexpr std::size_t RB = kRowTile<T, PB>;
   std::size_t r = 0;
   for (; r + RB <= R; r += RB)
     affine_tile<T, RB, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate);
   switch (R - r) {
+    case 5: affine_tile<T, 5, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
+    case 4: affine_tile<T, 4, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
     case 3: affine_tile<T, 3, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
     case 2: affine_tile<T, 2, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
     case 1: affine_tile<T, 1, PB, Wt>(x + r * ldx, ldx, K, panels, valid, bias, out + r * ldo, ldo, accumulate); break;
@@ -114,13 +123,15 @@ void affine_panels(const T* x, std::size_t ldx, std::size_t R, std::size_t K, co
   }
 }
 
-// Panels [p0, p1) of W^T for R rows, two panels at a time.
+// Panels [p0, p1) of W^T for R rows: two panels at a time for few rows, one at a time (in taller
+// row tiles) from kRowTile<T, 1> rows on where that tile is taller than kRowTile<T, 2>.
 template <class T, class Wt>
 void affine_panel_range(const T* x, std::size_t ldx, std::size_t R, std::size_t K, const Wt* panels, std::size_t N,
                         const T* bias, T* out, std::size_t ldo, bool accumulate, std::size_t p0, std::size_t p1) {
   constexpr std::size_t NB = kPanel<T>;
+  const bool pairs = kRowTile<T, 1> <= kRowTile<T, 2> || R < kRowTile<T, 1>;
   for (std::size_t p = p0; p < p1;) {
-    const std::size_t n = p * NB, take = p + 2 <= p1 ? 2 : 1, valid = std::min(NB, N - (p + take - 1) * NB);
+    const std::size_t n = p * NB, take = pairs && p + 2 <= p1 ? 2 : 1, valid = std::min(NB, N - (p + take - 1) * NB);
     const T* b = bias ? bias + n : nullptr;
     if (take == 2) affine_panels<T, 2, Wt>(x, ldx, R, K, panels + p * K * NB, valid, b, out + n, ldo, accumulate);
     else affine_panels<T, 1, Wt>(x, ldx, R, K, panels + p * K * NB, valid, b, out + n, ldo, accumulate);

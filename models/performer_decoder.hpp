@@ -8,8 +8,8 @@
 // state update S1 += k' [v, 1] and the read-out [num, den] = q' S1 are one pass per head (other
 // feature maps go through the layer's own feature functions, then the same pass).
 //
-// A step reads every weight once for all rows (the products are register tiles of up to 4 rows
-// over pairs of panels), so for a few rows it is bound by streaming the weights. On 2 threads the
+// A step reads every weight once for all rows (the products are register tiles of a few rows
+// over one or two panels of columns), so for a few rows it is bound by streaming the weights. On 2 threads the
 // step runs as one parallel region of phases (per layer: norm + q/k/v, attention, out
 // projection, norm + first feed-forward product, second product; then the logits), each phase in
 // two fixed halves with the calling thread preferring the first, so each core reads the same half
