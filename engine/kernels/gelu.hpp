@@ -12,16 +12,31 @@
 
 namespace pf::detail {
 
+// 2 Phi(x) = erfc(-x / sqrt 2), the costly part of both.
+template <class T>
+xsimd::batch<T> twice_cdf(xsimd::batch<T> x) {
+  return xsimd::erfc(x * T(-M_SQRT1_2));
+}
+
+template <class T>
+xsimd::batch<T> gelu_from(xsimd::batch<T> x, xsimd::batch<T> two_cdf) {
+  return x * T(0.5) * two_cdf;
+}
+
+template <class T>
+xsimd::batch<T> gelu_slope_from(xsimd::batch<T> x, xsimd::batch<T> two_cdf) {
+  const xsimd::batch<T> pdf = xsimd::exp(T(-0.5) * x * x) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
+  return T(0.5) * two_cdf + x * pdf;
+}
+
 template <class T>
 xsimd::batch<T> gelu(xsimd::batch<T> x) {
-  return x * T(0.5) * xsimd::erfc(x * T(-M_SQRT1_2));
+  return gelu_from(x, twice_cdf(x));
 }
 
 template <class T>
 xsimd::batch<T> gelu_slope(xsimd::batch<T> x) {
-  const xsimd::batch<T> cdf = T(0.5) * xsimd::erfc(x * T(-M_SQRT1_2));
-  const xsimd::batch<T> pdf = xsimd::exp(T(-0.5) * x * x) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
-  return cdf + x * pdf;
+  return gelu_slope_from(x, twice_cdf(x));
 }
 
 }  // namespace pf::detail

@@ -131,6 +131,45 @@ void scale_by_gelu_slope(T* d, const T* u, std::size_t n) {
   parallel_ranges(n, detail::kParallelGrain, [&](std::size_t b, std::size_t e) { scale_by_gelu_slope_serial(d + b, u + b, e - b); });
 }
 
+// a[i] = gelu(u[i]) and d[i] *= gelu'(u[i]), or, with acc, acc[i] += d[i] gelu'(u[i]) (d then
+// read only), from one erfc per value, on one thread
+template <class T>
+void gelu_and_slope_serial(const T* u, T* a, T* d, T* acc, std::size_t n) {
+  constexpr std::size_t W = B<T>::size;
+  const auto one = [acc](B<T> x, B<T> dv, T* a_out, T* d_out, T* acc_io) {
+    const B<T> two_cdf = detail::twice_cdf<T>(x);
+    detail::gelu_from<T>(x, two_cdf).store_unaligned(a_out);
+    const B<T> scaled = dv * detail::gelu_slope_from<T>(x, two_cdf);
+    if (acc) (B<T>::load_unaligned(acc_io) + scaled).store_unaligned(acc_io);
+    else scaled.store_unaligned(d_out);
+  };
+  std::size_t i = 0;
+  for (; i + W <= n; i += W)
+    one(B<T>::load_unaligned(u + i), B<T>::load_unaligned(d + i), a + i, d + i, acc ? acc + i : nullptr);
+  if (i < n) {
+    alignas(64) T tu[W] = {}, ta[W], td[W] = {}, tacc[W] = {};
+    std::copy(u + i, u + n, tu);
+    std::copy(d + i, d + n, td);
+    if (acc) std::copy(acc + i, acc + n, tacc);
+    one(B<T>::load_unaligned(tu), B<T>::load_unaligned(td), ta, td, tacc);
+    std::copy(ta, ta + (n - i), a + i);
+    if (acc) std::copy(tacc, tacc + (n - i), acc + i);
+    else std::copy(td, td + (n - i), d + i);
+  }
+}
+
+// The same, split over the threads
+template <class T>
+void gelu_and_slope(const T* u, T* a, T* d, T* acc, std::size_t n) {
+  parallel_ranges(n, detail::kParallelGrain, [&](std::size_t b, std::size_t e) {
+    gelu_and_slope_serial(u + b, a + b, d + b, acc ? acc + b : nullptr, e - b);
+  });
+}
+
+// Values of u per block of gelu_affine's backward (512 KB of float32): a block's gelu(u) is
+// made, used for dW and dropped while it is in L2, and the whole of gelu(u) is never held.
+constexpr std::size_t kGeluBlockValues = std::size_t(1) << 17;
+
 template <class T>
 Array<T> gelu_of(const Array<T>& u) {
   Array<T> a = empty_array<T>(to_shape(u.shape()));
@@ -176,6 +215,32 @@ Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* b
   return make_result<T>(std::move(y), "gelu_affine", std::move(inputs),
                         [nu, nw, nb, p](const Array<T>& g, const Array<T>&) {
     if (p.rows == 0 || p.out == 0) return;
+    if (nw->requires_grad && nu->requires_grad && p.in > 0) {
+      // Both dW = g^T gelu(u) and du = (g W) gelu'(u): block by block of rows, one erfc per
+      // value for both (the forward freed gelu(u); recomputing it and then the slope took two).
+      // The blocks depend on the shape alone, so dW's sums run in the same order on any
+      // number of threads.
+      if (nb && nb->requires_grad) add_column_sums(g.data(), p.rows, p.out, nb->grad_buffer().data());
+      const std::size_t block_rows = std::max<std::size_t>(1, kGeluBlockValues / p.in);
+      const std::size_t block = std::min(block_rows, p.rows) * p.in;
+      const auto dw = nw->grad_target();
+      const auto du = nu->grad_target();  // beta 0: not yet written, so da goes straight into it
+      Array<T> a = empty_array<T>({block});
+      Array<T> da = du.beta == T(0) ? Array<T>() : empty_array<T>({block});
+      const T* u = nu->value.data();
+      for (std::size_t r0 = 0; r0 < p.rows; r0 += block_rows) {
+        const std::size_t rows = std::min(block_rows, p.rows - r0), n = rows * p.in;
+        const T* g_block = g.data() + r0 * p.out;
+        T* du_block = du.data + r0 * p.in;
+        T* da_block = du.beta == T(0) ? du_block : da.data();
+        const AffinePlan part{rows, p.in, p.out, {}};
+        affine_input_grad(g_block, nw->value, part, T(0), da_block);
+        gelu_and_slope(u + r0 * p.in, a.data(), da_block, du.beta == T(0) ? nullptr : du_block, n);
+        gemm<T>(true, false, int(p.out), int(p.in), int(rows), T(1), g_block, int(p.out), a.data(), int(p.in),
+                r0 == 0 ? dw.beta : T(1), dw.data, int(p.in));
+      }
+      return;
+    }
     if (nw->requires_grad || (nb && nb->requires_grad)) {
       const Array<T> a = gelu_of(nu->value);
       affine_param_grads(g.data(), a.data(), nw.get(), nb.get(), p);

@@ -108,6 +108,21 @@ TEST_CASE("gelu_affine: an input with other consumers accumulates its gradient",
   }
 }
 
+TEST_CASE("gelu_affine: the backward's row blocks (several, a ragged last one) match the composite",
+          "[engine][affine]") {
+  // The backward makes gelu(u) 2^17 values at a time: with in = 4096 a block is 32 rows, so 70
+  // rows take blocks of 32, 32 and 6. Both orders of another consumer, so that du is once written
+  // by the blocks and once accumulated into.
+  for (bool fused_first : {true, false}) {
+    INFO("fused first " << fused_first);
+    auto pair = [fused_first](const Tensor<double>& a, const Tensor<double>& b) { return fused_first ? a + b : b + a; };
+    require_twin_match(
+        [&](const Vec& in) { return pair(gelu_affine(in[0], in[1], &in[2]), affine(in[0], in[1])); },
+        [&](const Vec& in) { return pair(matmul(gelu(in[0]), in[1], false, true) + in[2], matmul(in[0], in[1], false, true)); },
+        {random_tensor({70, 4096}, 28), random_tensor({3, 4096}, 29), random_tensor({3}, 30)});
+  }
+}
+
 // in = 0: the product is empty, so y is the bias on every row (zeros without one), in float and
 // double (BLAS refuses a leading dimension of 0, so this must not reach it).
 TEST_CASE("affine: an input width of 0 gives the bias on every row", "[engine][affine]") {
