@@ -96,31 +96,29 @@ TEST_CASE("affine_permuted: equals permute_as of affine; gradcheck", "[engine][a
       {random_tensor({2, 3, 5}, 23), random_tensor({4, 5}, 24)});
 }
 
-TEST_CASE("gelu_affine: an input with other consumers accumulates its gradient", "[engine][affine]") {
-  // Both orders, so the fused backward runs once before and once after the other consumer's.
+// gelu_affine(u, w, b) + affine(u, w) against the composite, in both orders of the sum, so the
+// fused backward runs once before the other consumer's (writing du) and once after (adding to it).
+static void require_gelu_affine_beside_affine(const Tensor<double>& u, const Tensor<double>& w, const Tensor<double>& b) {
   for (bool fused_first : {true, false}) {
     INFO("fused first " << fused_first);
-    auto pair = [fused_first](const Tensor<double>& a, const Tensor<double>& b) { return fused_first ? a + b : b + a; };
+    auto pair = [fused_first](const Tensor<double>& x, const Tensor<double>& y) { return fused_first ? x + y : y + x; };
     require_twin_match(
         [&](const Vec& in) { return pair(gelu_affine(in[0], in[1], &in[2]), affine(in[0], in[1])); },
         [&](const Vec& in) { return pair(matmul(gelu(in[0]), in[1], false, true) + in[2], matmul(in[0], in[1], false, true)); },
-        {random_tensor({2, 3, 4}, 25), random_tensor({4, 4}, 26), random_tensor({4}, 27)});
+        {u, w, b});
   }
+}
+
+TEST_CASE("gelu_affine: an input with other consumers accumulates its gradient", "[engine][affine]") {
+  require_gelu_affine_beside_affine(random_tensor({2, 3, 4}, 25), random_tensor({4, 4}, 26), random_tensor({4}, 27));
 }
 
 TEST_CASE("gelu_affine: the backward's row blocks (several, a ragged last one) match the composite",
           "[engine][affine]") {
   // The backward makes gelu(u) 2^17 values at a time: with in = 4096 a block is 32 rows, so 70
-  // rows take blocks of 32, 32 and 6. Both orders of another consumer, so that du is once written
-  // by the blocks and once accumulated into.
-  for (bool fused_first : {true, false}) {
-    INFO("fused first " << fused_first);
-    auto pair = [fused_first](const Tensor<double>& a, const Tensor<double>& b) { return fused_first ? a + b : b + a; };
-    require_twin_match(
-        [&](const Vec& in) { return pair(gelu_affine(in[0], in[1], &in[2]), affine(in[0], in[1])); },
-        [&](const Vec& in) { return pair(matmul(gelu(in[0]), in[1], false, true) + in[2], matmul(in[0], in[1], false, true)); },
-        {random_tensor({70, 4096}, 28), random_tensor({3, 4096}, 29), random_tensor({3}, 30)});
-  }
+  // rows take blocks of 32, 32 and 6.
+  require_gelu_affine_beside_affine(random_tensor({70, 4096}, 28), random_tensor({3, 4096}, 29),
+                                    random_tensor({3}, 30));
 }
 
 // in = 0: the product is empty, so y is the bias on every row (zeros without one), in float and
