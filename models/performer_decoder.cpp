@@ -53,6 +53,13 @@ decltype(auto) with_panels(const Panels& panels, F f) {
   return f(panels.wide.data());
 }
 
+// Rows per tile (affine_tile below) for PB panels: the accumulators (RB x PB x 2 vectors), the
+// PB x 2 weight vectors and a broadcast fit the vector registers. With AVX-512 (32 registers) 4
+// rows of 1 or 2 panels; with 16, 2 rows of 2 panels, or 6 rows of 1 (12 accumulators, as the
+// GEMM's 6 x 16 tile: 8 broadcasts and loads per 12 FMAs, and a panel re-read every 6 rows).
+template <class T, std::size_t PB>
+constexpr std::size_t kRowTile = Batch<float>::size >= 16 ? 4 : PB == 1 ? 6 : 2;
+
 // out[r, n] (=, or += when `accumulate`) bias[n] + sum_k x[r, k] W^T[k, n] for RB rows and the
 // columns of PB consecutive panels (`valid` of the last panel's NB are real): x [RB, K] (row
 // stride ldx), out row stride ldo. The RB x PB x NB outputs stay in registers over the whole K
@@ -60,13 +67,6 @@ decltype(auto) with_panels(const Panels& panels, F f) {
 // horizontal sums. Each output is summed over k in order whatever the rows and panels beside it,
 // so a row's result does not depend on how many rows step together or on the threads. The panels
 // hold Wt: T, or float16 bits (for T = float) in the same layout.
-// Rows per tile for PB panels: the accumulators (RB x PB x 2 vectors) plus the PB x 2 weight
-// vectors and a broadcast fit the vector registers. With AVX-512 (32 registers) 4 x 2 panels;
-// with 16 registers 2 x 2 panels, or 6 rows x 1 panel (12 accumulators, as the GEMM's 6 x 16
-// tile): 8 broadcasts and loads per 12 FMAs, and a panel is re-read every 6 rows instead of 2.
-template <class T, std::size_t PB>
-constexpr std::size_t kRowTile = Batch<float>::size >= 16 ? 4 : PB == 1 ? 6 : 2;
-
 template <class T, std::size_t RB, std::size_t PB, class Wt>
 void affine_tile(const T* x, std::size_t ldx, std::size_t K, const Wt* panels, std::size_t valid, const T* bias, T* out,
                  std::size_t ldo, bool accumulate) {
