@@ -40,6 +40,22 @@ void spin_then(Ready ready) {
   }
 }
 
+// Moves the calling thread off `cpu` when another CPU is allowed. Two threads that take turns
+// (one sleeps while the other runs) can stay on one CPU for good: the scheduler never sees both
+// runnable, so it never spreads them (seen at start-up, when OpenBLAS's idle thread spins on the
+// other CPU for ~0.1 s and a woken worker lands beside the caller: every parallel loop then cost
+// a millisecond). A mask without `cpu` migrates the thread at once; the old mask is restored
+// right after, which does not move it back.
+void move_off_cpu(int cpu) {
+  cpu_set_t allowed;
+  if (cpu < 0 || sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || !CPU_ISSET(cpu, &allowed) ||
+      CPU_COUNT(&allowed) < 2)
+    return;
+  cpu_set_t others = allowed;
+  CPU_CLR(cpu, &others);
+  if (sched_setaffinity(0, sizeof(others), &others) == 0) sched_setaffinity(0, sizeof(allowed), &allowed);
+}
+
 class ThreadPool {
  public:
   ~ThreadPool() { resize(1); }
@@ -68,6 +84,7 @@ class ThreadPool {
     range_.store(pack(0, n), std::memory_order_relaxed);
     error_ = nullptr;
     busy_.store(int(workers_.size()), std::memory_order_relaxed);
+    caller_cpu_.store(sched_getcpu(), std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       generation_.fetch_add(1, std::memory_order_release);
@@ -126,6 +143,8 @@ class ThreadPool {
         seen = generation_.load(std::memory_order_acquire);
         if (stopping_) return;
       }
+      const int caller_cpu = caller_cpu_.load(std::memory_order_relaxed);
+      if (sched_getcpu() == caller_cpu) move_off_cpu(caller_cpu);
       work(from_back);
       if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -144,6 +163,7 @@ class ThreadPool {
   const std::function<void(std::size_t)>* fn_ = nullptr;
   std::atomic<std::uint64_t> range_{0};
   std::atomic<int> busy_{0};
+  std::atomic<int> caller_cpu_{-1};  // where the caller of the current run() started it
   std::mutex error_mutex_;
   std::exception_ptr error_;
 };

@@ -117,6 +117,45 @@ TEST_CASE("wait_until returns once another thread makes it ready, past the pause
 extern "C" int openblas_get_num_threads(void);
 extern "C" void openblas_set_num_threads(int);
 
+// Two threads that take turns can stay on one CPU (the scheduler never sees both runnable), and
+// then each hand-off waits for a spin to time out. A worker that wakes on the caller's CPU moves.
+TEST_CASE("parallel_for: a worker that finds itself on the caller's CPU moves to another", "[engine][threads]") {
+  if (usable_cpus() < 2) {
+    WARN("one usable CPU: nothing to move to, the check did not run");
+    return;
+  }
+  ThreadsFor scope(2);
+  cpu_set_t all, one;
+  REQUIRE(sched_getaffinity(0, sizeof(all), &all) == 0);
+  const int cpu = sched_getcpu();
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0);  // the caller stays on `cpu`
+  // Both indices at once (each waits for the other), so index 1 runs on the worker.
+  const auto both_at_once = [](const std::function<void(std::size_t)>& fn) {
+    std::atomic<int> arrived{0};
+    parallel_for(2, [&](std::size_t i) {
+      arrived.fetch_add(1);
+      wait_until([&] { return arrived.load() == 2; });
+      fn(i);
+    });
+  };
+  std::vector<int> worker_cpus;
+  for (int round = 0; round < 5; ++round) {
+    // Put the worker on the caller's CPU, with its mask back to all CPUs (so only a move takes it off).
+    both_at_once([&](std::size_t i) {
+      if (i == 1 && sched_setaffinity(0, sizeof(one), &one) == 0) sched_setaffinity(0, sizeof(all), &all);
+    });
+    both_at_once([&](std::size_t i) {
+      if (i == 1) worker_cpus.push_back(sched_getcpu());
+    });
+  }
+  REQUIRE(sched_setaffinity(0, sizeof(all), &all) == 0);
+  INFO("caller on CPU " << cpu);
+  for (const int w : worker_cpus) CHECK(w != cpu);
+  CHECK(worker_cpus.size() == 5);
+}
+
 TEST_CASE("set_num_threads sets the BLAS library's threads even when the engine's count is unchanged",
           "[engine][threads]") {
   ThreadsFor one(1);
