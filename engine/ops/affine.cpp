@@ -109,52 +109,32 @@ void affine_param_grads(const T* g, const T* a, Node<T>* nw, Node<T>* nb, const 
   if (nb && nb->requires_grad) add_column_sums(g, p.rows, p.out, nb->grad_buffer().data());
 }
 
-// d[i] *= gelu'(u[i]) on one thread
-template <class T>
-void scale_by_gelu_slope_serial(T* d, const T* u, std::size_t n) {
-  constexpr std::size_t W = B<T>::size;
-  std::size_t i = 0;
-  for (; i + W <= n; i += W)
-    (B<T>::load_unaligned(d + i) * detail::gelu_slope<T>(B<T>::load_unaligned(u + i))).store_unaligned(d + i);
-  if (i < n) {
-    alignas(64) T td[W] = {}, tu[W] = {};
-    std::copy(d + i, d + n, td);
-    std::copy(u + i, u + n, tu);
-    (B<T>::load_unaligned(td) * detail::gelu_slope<T>(B<T>::load_unaligned(tu))).store_unaligned(td);
-    std::copy(td, td + (n - i), d + i);
-  }
-}
-
-// d[i] *= gelu'(u[i]), split over the threads (an erfc and an exp per value)
-template <class T>
-void scale_by_gelu_slope(T* d, const T* u, std::size_t n) {
-  parallel_ranges(n, detail::kParallelGrain, [&](std::size_t b, std::size_t e) { scale_by_gelu_slope_serial(d + b, u + b, e - b); });
-}
-
-// a[i] = gelu(u[i]) and d[i] *= gelu'(u[i]), or, with acc, acc[i] += d[i] gelu'(u[i]) (d then
-// read only), from one erfc per value, on one thread
+// From one erfc per value, on one thread: a[i] = gelu(u[i]) unless a is null, and unless d is
+// null, d[i] *= gelu'(u[i]) or, with acc, acc[i] += d[i] gelu'(u[i]) (d then read only).
 template <class T>
 void gelu_and_slope_serial(const T* u, T* a, T* d, T* acc, std::size_t n) {
   constexpr std::size_t W = B<T>::size;
-  const auto one = [acc](B<T> x, B<T> dv, T* a_out, T* d_out, T* acc_io) {
+  const auto one = [a, d, acc](B<T> x, const T* d_in, T* a_out, T* d_out, T* acc_io) {
     const B<T> two_cdf = detail::twice_cdf<T>(x);
-    detail::gelu_from<T>(x, two_cdf).store_unaligned(a_out);
-    const B<T> scaled = dv * detail::gelu_slope_from<T>(x, two_cdf);
+    if (a) detail::gelu_from<T>(x, two_cdf).store_unaligned(a_out);
+    if (!d) return;
+    const B<T> scaled = B<T>::load_unaligned(d_in) * detail::gelu_slope_from<T>(x, two_cdf);
     if (acc) (B<T>::load_unaligned(acc_io) + scaled).store_unaligned(acc_io);
     else scaled.store_unaligned(d_out);
   };
   std::size_t i = 0;
   for (; i + W <= n; i += W)
-    one(B<T>::load_unaligned(u + i), B<T>::load_unaligned(d + i), a + i, d + i, acc ? acc + i : nullptr);
+    one(B<T>::load_unaligned(u + i), d ? d + i : nullptr, a ? a + i : nullptr, d ? d + i : nullptr,
+        acc ? acc + i : nullptr);
   if (i < n) {
     alignas(64) T tu[W] = {}, ta[W], td[W] = {}, tacc[W] = {};
     std::copy(u + i, u + n, tu);
-    std::copy(d + i, d + n, td);
+    if (d) std::copy(d + i, d + n, td);
     if (acc) std::copy(acc + i, acc + n, tacc);
-    one(B<T>::load_unaligned(tu), B<T>::load_unaligned(td), ta, td, tacc);
-    std::copy(ta, ta + (n - i), a + i);
+    one(B<T>::load_unaligned(tu), td, ta, td, tacc);
+    if (a) std::copy(ta, ta + (n - i), a + i);
     if (acc) std::copy(tacc, tacc + (n - i), acc + i);
-    else std::copy(td, td + (n - i), d + i);
+    else if (d) std::copy(td, td + (n - i), d + i);
   }
 }
 
@@ -162,7 +142,7 @@ void gelu_and_slope_serial(const T* u, T* a, T* d, T* acc, std::size_t n) {
 template <class T>
 void gelu_and_slope(const T* u, T* a, T* d, T* acc, std::size_t n) {
   parallel_ranges(n, detail::kParallelGrain, [&](std::size_t b, std::size_t e) {
-    gelu_and_slope_serial(u + b, a + b, d + b, acc ? acc + b : nullptr, e - b);
+    gelu_and_slope_serial(u + b, a ? a + b : nullptr, d ? d + b : nullptr, acc ? acc + b : nullptr, e - b);
   });
 }
 
@@ -215,49 +195,36 @@ Tensor<T> gelu_affine(const Tensor<T>& u, const Tensor<T>& w, const Tensor<T>* b
   return make_result<T>(std::move(y), "gelu_affine", std::move(inputs),
                         [nu, nw, nb, p](const Array<T>& g, const Array<T>&) {
     if (p.rows == 0 || p.out == 0) return;
-    if (nw->requires_grad && nu->requires_grad && p.in > 0) {
-      // Both dW = g^T gelu(u) and du = (g W) gelu'(u): block by block of rows, one erfc per
-      // value for both (the forward freed gelu(u); recomputing it and then the slope took two).
-      // The blocks depend on the shape alone, so dW's sums run in the same order on any
-      // number of threads.
-      if (nb && nb->requires_grad) add_column_sums(g.data(), p.rows, p.out, nb->grad_buffer().data());
-      const std::size_t block_rows = std::max<std::size_t>(1, kGeluBlockValues / p.in);
-      const std::size_t block = std::min(block_rows, p.rows) * p.in;
-      const auto dw = nw->grad_target();
-      const auto du = nu->grad_target();  // beta 0: not yet written, so da goes straight into it
-      Array<T> a = empty_array<T>({block});
-      Array<T> da = du.beta == T(0) ? Array<T>() : empty_array<T>({block});
-      const T* u = nu->value.data();
-      for (std::size_t r0 = 0; r0 < p.rows; r0 += block_rows) {
-        const std::size_t rows = std::min(block_rows, p.rows - r0), n = rows * p.in;
-        const T* g_block = g.data() + r0 * p.out;
-        T* du_block = du.data + r0 * p.in;
-        T* da_block = du.beta == T(0) ? du_block : da.data();
-        const AffinePlan part{rows, p.in, p.out, {}};
-        affine_input_grad(g_block, nw->value, part, T(0), da_block);
-        gelu_and_slope(u + r0 * p.in, a.data(), da_block, du.beta == T(0) ? nullptr : du_block, n);
+    if (nb && nb->requires_grad) add_column_sums(g.data(), p.rows, p.out, nb->grad_buffer().data());
+    const bool want_dw = nw->requires_grad && p.in > 0, want_du = nu->requires_grad && p.in > 0;
+    if (!want_dw && !want_du) return;
+    // dW = g^T gelu(u) and du = (g W) gelu'(u), block by block of rows, from one erfc per value
+    // for both (the forward freed gelu(u)): a block's gelu(u) is used for dW while in L2. The
+    // blocks depend on the shape alone, so dW's sums run in the same order on any number of
+    // threads. The backward's peak memory is here (the top block's feed-forward runs with every
+    // activation alive), so when du is not yet written, da = g W goes straight into it.
+    const std::size_t block_rows = std::max<std::size_t>(1, kGeluBlockValues / p.in);
+    const std::size_t block = std::min(block_rows, p.rows) * p.in;
+    typename Node<T>::GradTarget dw{}, du{};
+    if (want_dw) dw = nw->grad_target();
+    if (want_du) du = nu->grad_target();
+    const bool du_fresh = want_du && du.beta == T(0);
+    Array<T> a = want_dw ? empty_array<T>({block}) : Array<T>();
+    Array<T> da = want_du && !du_fresh ? empty_array<T>({block}) : Array<T>();
+    const T* u = nu->value.data();
+    for (std::size_t r0 = 0; r0 < p.rows; r0 += block_rows) {
+      const std::size_t rows = std::min(block_rows, p.rows - r0), n = rows * p.in;
+      const T* g_block = g.data() + r0 * p.out;
+      T* da_block = nullptr;
+      if (want_du) {
+        da_block = du_fresh ? du.data + r0 * p.in : da.data();
+        affine_input_grad(g_block, nw->value, AffinePlan{rows, p.in, p.out, {}}, T(0), da_block);
+      }
+      gelu_and_slope(u + r0 * p.in, want_dw ? a.data() : nullptr, da_block,
+                     want_du && !du_fresh ? du.data + r0 * p.in : nullptr, n);
+      if (want_dw)
         gemm<T>(true, false, int(p.out), int(p.in), int(rows), T(1), g_block, int(p.out), a.data(), int(p.in),
                 r0 == 0 ? dw.beta : T(1), dw.data, int(p.in));
-      }
-      return;
-    }
-    if (nw->requires_grad || (nb && nb->requires_grad)) {
-      const Array<T> a = gelu_of(nu->value);
-      affine_param_grads(g.data(), a.data(), nw.get(), nb.get(), p);
-    }
-    if (nu->requires_grad && p.in > 0) {
-      // da = g W, then du += da gelu'(u). The backward's peak memory is here (the top block's
-      // feed-forward runs with every activation still alive), so when du is still empty, da is
-      // computed in du's own buffer instead of a scratch array.
-      const bool first = !nu->has_grad;
-      Array<T> scratch;
-      T* da = first ? nu->grad_target().data : (scratch = empty_array<T>(to_shape(nu->value.shape()))).data();
-      affine_input_grad(g.data(), nw->value, p, T(0), da);
-      if (first)
-        scale_by_gelu_slope(da, nu->value.data(), nu->value.size());
-      else
-        detail::simd_accumulate3(da, nu->value.data(), da, nu->grad_buffer().data(), nu->value.size(),
-                                 [](auto gb, auto xb, auto) { return gb * detail::gelu_slope<T>(xb); });
     }
   });
 }

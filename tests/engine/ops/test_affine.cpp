@@ -98,14 +98,25 @@ TEST_CASE("affine_permuted: equals permute_as of affine; gradcheck", "[engine][a
 
 // gelu_affine(u, w, b) + affine(u, w) against the composite, in both orders of the sum, so the
 // fused backward runs once before the other consumer's (writing du) and once after (adding to it).
-static void require_gelu_affine_beside_affine(const Tensor<double>& u, const Tensor<double>& w, const Tensor<double>& b) {
+// With a frozen weight, w is a constant of both sides and only u and b get gradients.
+static void require_gelu_affine_beside_affine(const Tensor<double>& u, const Tensor<double>& w, const Tensor<double>& b,
+                                              bool frozen_weight = false) {
   for (bool fused_first : {true, false}) {
-    INFO("fused first " << fused_first);
+    INFO("fused first " << fused_first << ", frozen weight " << frozen_weight);
     auto pair = [fused_first](const Tensor<double>& x, const Tensor<double>& y) { return fused_first ? x + y : y + x; };
+    // The inputs are {u, w, b}, or {u, b} with w frozen.
+    auto weight = [&](const Vec& in) { return frozen_weight ? w : in[1]; };
+    auto bias = [&](const Vec& in) { return frozen_weight ? in[1] : in[2]; };
     require_twin_match(
-        [&](const Vec& in) { return pair(gelu_affine(in[0], in[1], &in[2]), affine(in[0], in[1])); },
-        [&](const Vec& in) { return pair(matmul(gelu(in[0]), in[1], false, true) + in[2], matmul(in[0], in[1], false, true)); },
-        {u, w, b});
+        [&](const Vec& in) {
+          const Tensor<double> wt = weight(in), bt = bias(in);
+          return pair(gelu_affine(in[0], wt, &bt), affine(in[0], wt));
+        },
+        [&](const Vec& in) {
+          const Tensor<double> wt = weight(in);
+          return pair(matmul(gelu(in[0]), wt, false, true) + bias(in), matmul(in[0], wt, false, true));
+        },
+        frozen_weight ? Vec{u, b} : Vec{u, w, b});
   }
 }
 
@@ -117,8 +128,13 @@ TEST_CASE("gelu_affine: the backward's row blocks (several, a ragged last one) m
           "[engine][affine]") {
   // The backward makes gelu(u) 2^17 values at a time: with in = 4096 a block is 32 rows, so 70
   // rows take blocks of 32, 32 and 6.
-  require_gelu_affine_beside_affine(random_tensor({70, 4096}, 28), random_tensor({3, 4096}, 29),
-                                    random_tensor({3}, 30));
+  const Tensor<double> u = random_tensor({70, 4096}, 28), w = random_tensor({3, 4096}, 29), b = random_tensor({3}, 30);
+  SECTION("weight and input both learn") { require_gelu_affine_beside_affine(u, w, b); }
+  SECTION("a frozen weight: du alone") { require_gelu_affine_beside_affine(u, w, b, true); }
+  SECTION("a frozen input: dW and db alone") {
+    require_twin_match([&](const Vec& in) { return gelu_affine(u, in[0], &in[1]); },
+                       [&](const Vec& in) { return matmul(gelu(u), in[0], false, true) + in[1]; }, {w, b});
+  }
 }
 
 // in = 0: the product is empty, so y is the bias on every row (zeros without one), in float and
