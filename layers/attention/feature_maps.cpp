@@ -106,43 +106,60 @@ void add_stabiliser_grad(T* dx, const Array<T>& w, const Rows& r, const Stabilis
   }
 }
 
-// dx = beta dx + d^{-1/4} B W (one GEMM) + coef * x_n * row_sums_n, with coef = +-d^{-1/2}; beta
-// is Node::grad_target's (0 when dx is written for the first time: the GEMM overwrites it).
 // For maps of two halves phi = [phi1, phi2] (width 2m): f(g1, g2, phi1, phi2) of each entry j
-// gives (b_ij, its term of row_sums_i); b [n, m] then goes back through W, row_sums through x.
+// gives (b_ij, its term of row_sums_i), for rows [i0, i1) into b (row i at b + (i - i0) m).
 template <class T, class F>
-void paired_half_grads(const Array<T>& g, const Array<T>& phi, const Rows& r, Array<T>& b, std::vector<T>& row_sums,
-                       F f) {
+void paired_half_rows(const Array<T>& g, const Array<T>& phi, const Rows& r, std::size_t i0, std::size_t i1, T* b,
+                      std::vector<T>& row_sums, F f) {
   const std::size_t width = 2 * r.m;
-  b = empty_array<T>({r.n, r.m});
-  row_sums.assign(r.n, T(0));
-  for (std::size_t i = 0; i < r.n; ++i) {
+  for (std::size_t i = i0; i < i1; ++i) {
     const T* gi = g.data() + i * width;
     const T* pi = phi.data() + i * width;
+    T* bi = b + (i - i0) * r.m;
     T acc = 0;
     for (std::size_t j = 0; j < r.m; ++j) {
       const auto [bij, term] = f(gi[j], gi[r.m + j], pi[j], pi[r.m + j]);
-      b.data()[i * r.m + j] = bij;
+      bi[j] = bij;
       acc += term;
     }
     row_sums[i] = acc;
   }
 }
 
+// dx = beta dx + d^{-1/4} B W (one GEMM; beta as in blocked_projection_grad).
 template <class T>
-void add_projection_grad(typename Node<T>::GradTarget dx_target, const T* x, const Array<T>& b, const Array<T>& w,
-                         const Rows& r, const std::vector<T>* row_sums, T coef) {
+void add_projection_grad(typename Node<T>::GradTarget dx_target, const Array<T>& b, const Array<T>& w, const Rows& r) {
   if (r.n == 0) return;
-  T* dx = dx_target.data;
-  detail::gemm_views<T>("add_projection_grad", mat(dx, r.n, r.d), mat(b.data(), r.n, r.m), mat(w.data(), r.m, r.d),
-                        T(r.norm), dx_target.beta);
-  if (row_sums)
-    parallel_ranges(r.n, rows_per_task(r.d), [&](std::size_t i0, std::size_t i1) {
-      for (std::size_t i = i0; i < i1; ++i) {
-        const T k = coef * (*row_sums)[i];
-        for (std::size_t t = 0; t < r.d; ++t) dx[i * r.d + t] += k * x[i * r.d + t];
-      }
-    });
+  detail::gemm_views<T>("add_projection_grad", mat(dx_target.data, r.n, r.d), mat(b.data(), r.n, r.m),
+                        mat(w.data(), r.m, r.d), T(r.norm), dx_target.beta);
+}
+
+// Rows per task of the fused feature maps: whole 12-row GEMM panels, and 96 x m floats of U (or
+// of the backward's B) stay in L2 between the GEMM and the per-value pass.
+constexpr std::size_t kFeatureBlockRows = 96;
+
+// dx = beta dx + d^{-1/4} B W + coef * x_n * row_sums_n, with coef = +-d^{-1/2}, where B [n, m]
+// (the gradient at U = x^ W^T) is made block by block of rows and goes through W while in L2:
+// B is as large as phi, and writing it whole and reading it back cost more than making it.
+// fill(i0, i1, b) writes B's rows [i0, i1) into b (row i at b + (i - i0) m) and row_sums[i0, i1).
+// beta is Node::grad_target's (0 when dx is written for the first time: the GEMM overwrites it).
+template <class T, class Fill>
+void blocked_projection_grad(typename Node<T>::GradTarget dx_target, const T* x, const Array<T>& w, const Rows& r,
+                             std::vector<T>& row_sums, T coef, Fill fill) {
+  row_sums.assign(r.n, T(0));
+  const std::size_t blocks = (r.n + kFeatureBlockRows - 1) / kFeatureBlockRows;
+  parallel_for(blocks, [&](std::size_t block) {
+    const std::size_t i0 = block * kFeatureBlockRows, i1 = std::min(r.n, i0 + kFeatureBlockRows), rows = i1 - i0;
+    Array<T> b = empty_array<T>({rows, r.m});
+    fill(i0, i1, b.data());
+    T* dx = dx_target.data + i0 * r.d;
+    detail::gemm_views<T>("blocked_projection_grad", mat(dx, rows, r.d), mat(b.data(), rows, r.m),
+                          mat(w.data(), r.m, r.d), T(r.norm), dx_target.beta);
+    for (std::size_t i = i0; i < i1; ++i) {
+      const T k = coef * row_sums[i];
+      for (std::size_t t = 0; t < r.d; ++t) dx[(i - i0) * r.d + t] += k * x[i * r.d + t];
+    }
+  });
 }
 
 // out[j] = scale (exp(sign u[j] - shift) + eps), on SIMD batches, on the calling thread (the fused
@@ -153,10 +170,6 @@ void exp_affine_serial(const T* u, T* out, std::size_t n, T sign, T shift, T sca
   const B b_sign(sign), b_shift(shift), b_scale(scale), b_eps(eps);
   detail::simd_map_serial(u, out, n, [&](B x) { return b_scale * (xsimd::exp(b_sign * x - b_shift) + b_eps); });
 }
-
-// Rows per task of the fused positive map: whole 12-row GEMM panels, and 96 x m floats of U stay
-// in L2 between the GEMM and the exp.
-constexpr std::size_t kFeatureBlockRows = 96;
 
 // The first j with u[j] == value (the column a strict > scan keeps as the maximum); 0 when there
 // is none (a row holding NaN), so backward still reads a valid column.
@@ -313,15 +326,14 @@ Tensor<T> positive_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser s
   Array<T> wv = w.value();  // a copy: a later redraw must not change this backward
   return make_result<T>(std::move(phi), "positive_features", {x},
                         [nx, wv, r, arg = std::move(arg), stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
-    Array<T> a = empty_array<T>({r.n, r.m});
-    std::vector<T> row_sums(r.n);
+    std::vector<T> row_sums;
     const T floor = scale * teps;
-    parallel_ranges(r.n, kFeatureBlockRows, [&](std::size_t i0, std::size_t i1) {
-      for (std::size_t i = i0; i < i1; ++i)
-        row_sums[i] = scaled_excess_row(g.data() + i * r.m, phi.data() + i * r.m, floor, a.data() + i * r.m, r.m);
-    });
     const auto dx = nx->grad_target();
-    add_projection_grad(dx, nx->value.data(), a, wv, r, &row_sums, T(-r.norm * r.norm));
+    blocked_projection_grad(dx, nx->value.data(), wv, r, row_sums, T(-r.norm * r.norm),
+                            [&](std::size_t i0, std::size_t i1, T* a) {
+      for (std::size_t i = i0; i < i1; ++i)
+        row_sums[i] = scaled_excess_row(g.data() + i * r.m, phi.data() + i * r.m, floor, a + (i - i0) * r.m, r.m);
+    });
     add_stabiliser_grad(dx.data, wv, r, arg, row_sums, stabiliser);
   });
 }
@@ -342,14 +354,15 @@ Tensor<T> hyperbolic_features(const Tensor<T>& x, const Tensor<T>& w, Stabiliser
   return make_result<T>(std::move(phi), "hyperbolic_features", {x},
                         [nx, wv, r, arg = std::move(arg), stabiliser, scale, teps](const Array<T>& g, const Array<T>& phi) {
     const T floor = scale * teps;
-    Array<T> b;
     std::vector<T> row_sums;
-    paired_half_grads(g, phi, r, b, row_sums, [floor](T g1, T g2, T p1, T p2) {
-      const T plus = g1 * (p1 - floor), minus = g2 * (p2 - floor);
-      return std::make_pair(plus - minus, plus + minus);
-    });
     const auto dx = nx->grad_target();
-    add_projection_grad(dx, nx->value.data(), b, wv, r, &row_sums, T(-r.norm * r.norm));
+    blocked_projection_grad(dx, nx->value.data(), wv, r, row_sums, T(-r.norm * r.norm),
+                            [&](std::size_t i0, std::size_t i1, T* b) {
+      paired_half_rows(g, phi, r, i0, i1, b, row_sums, [floor](T g1, T g2, T p1, T p2) {
+        const T plus = g1 * (p1 - floor), minus = g2 * (p2 - floor);
+        return std::make_pair(plus - minus, plus + minus);
+      });
+    });
     add_stabiliser_grad(dx.data, wv, r, arg, row_sums, stabiliser);
   });
 }
@@ -379,12 +392,13 @@ Tensor<T> trig_features(const Tensor<T>& x, const Tensor<T>& w) {
   auto nx = x.node();
   Array<T> wv = w.value();
   return make_result<T>(std::move(phi), "trig_features", {x}, [nx, wv, r](const Array<T>& g, const Array<T>& phi) {
-    Array<T> b;
     std::vector<T> row_sums;
-    paired_half_grads(g, phi, r, b, row_sums, [](T g_sin, T g_cos, T p_sin, T p_cos) {
-      return std::make_pair(g_sin * p_cos - g_cos * p_sin, g_sin * p_sin + g_cos * p_cos);
+    blocked_projection_grad(nx->grad_target(), nx->value.data(), wv, r, row_sums, T(r.norm * r.norm),
+                            [&](std::size_t i0, std::size_t i1, T* b) {
+      paired_half_rows(g, phi, r, i0, i1, b, row_sums, [](T g_sin, T g_cos, T p_sin, T p_cos) {
+        return std::make_pair(g_sin * p_cos - g_cos * p_sin, g_sin * p_sin + g_cos * p_cos);
+      });
     });
-    add_projection_grad(nx->grad_target(), nx->value.data(), b, wv, r, &row_sums, T(r.norm * r.norm));
   });
 }
 
@@ -417,7 +431,7 @@ Tensor<T> generalized_features(const Tensor<T>& x, const Tensor<T>& w, const Fea
     else
       for (std::size_t k = 0; k < total; ++k) b.data()[k] = g.data()[k] * scale * T(fn.df(double(u.data()[k])));
     if (projected) {
-      add_projection_grad<T>(nx->grad_target(), nx->value.data(), b, wv, r, nullptr, T(0));
+      add_projection_grad<T>(nx->grad_target(), b, wv, r);
     } else {
       T* dx = nx->grad_buffer().data();
       for (std::size_t k = 0; k < total; ++k) dx[k] += T(r.norm) * b.data()[k];

@@ -41,6 +41,8 @@ TEST_CASE("feature maps: gradcheck with every stabiliser", "[layers][features][g
     require_gradcheck([&](const Vec& in) { return hyperbolic_features(in[0], w, st, 1e-4); }, {x});
   }
   require_gradcheck([&](const Vec& in) { return trig_features(in[0], w); }, {x});
+  // 100 rows: the backward sends B through W in blocks of 96 rows, so a full and a ragged one.
+  require_gradcheck([&](const Vec& in) { return trig_features(in[0], w); }, {random_tensor({1, 100, 4}, 3, 0.5)});
   require_gradcheck([&](const Vec& in) { return generalized_features(in[0], w, FeatureFunction::relu(), 1e-3); },
                     {x});
   require_gradcheck([&](const Vec& in) { return generalized_features(in[0], w, softplus_fn(), 1e-3); }, {x});
