@@ -196,6 +196,48 @@ void micro_kernel_packed(int kc, const float* a, const float* b, float* c, int l
     micro_kernel<2, true>(kc, a, 1, MR, b, c, ldc, rows, cols, alpha, beta, bias, prefetch_c);
 }
 
+// The last panel when it holds a single column (the ones column of FAVOR+'s [V, 1], dv + 1 = 33
+// or 65): a V = 1 micro-kernel spends MR broadcasts and MR FMAs per k on it, one useful lane in
+// each. Here it is a matrix-vector product: for A read in place (rows contiguous in k) each row
+// is a dot product over k; for a packed panel the MR rows are the lanes of one vector per k (the
+// lanes past MR read the next k's values, inside the buffer's W spare floats, and are dropped).
+// b holds the column's kc values, contiguous. Each sum runs over k in an order set by kc alone.
+void single_column(int kc, const float* a, bool packed, int lda, const float* b, float* c, int ldc, int rows,
+                   float alpha, float beta, const float* bias) {
+  float sums[MR];
+  if (packed) {
+    Vec acc[4] = {Vec(0.0f), Vec(0.0f), Vec(0.0f), Vec(0.0f)};  // 4 chains in flight
+    int k = 0;
+    for (; k + 4 <= kc; k += 4)
+      for (int u = 0; u < 4; ++u)
+        acc[u] = xsimd::fma(Vec::load_unaligned(a + std::size_t(k + u) * MR), Vec(b[k + u]), acc[u]);
+    for (; k < kc; ++k) acc[0] = xsimd::fma(Vec::load_unaligned(a + std::size_t(k) * MR), Vec(b[k]), acc[0]);
+    alignas(64) float lanes[W];
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])).store_aligned(lanes);
+    for (int i = 0; i < rows; ++i) sums[i] = lanes[i];
+  } else {
+    for (int i = 0; i < rows; ++i) {
+      const float* ai = a + std::size_t(i) * lda;
+      Vec acc0(0.0f), acc1(0.0f);
+      int k = 0;
+      for (; k + 2 * W <= kc; k += 2 * W) {
+        acc0 = xsimd::fma(Vec::load_unaligned(ai + k), Vec::load_unaligned(b + k), acc0);
+        acc1 = xsimd::fma(Vec::load_unaligned(ai + k + W), Vec::load_unaligned(b + k + W), acc1);
+      }
+      for (; k + W <= kc; k += W) acc0 = xsimd::fma(Vec::load_unaligned(ai + k), Vec::load_unaligned(b + k), acc0);
+      float sum = xsimd::hadd(acc0 + acc1);
+      for (; k < kc; ++k) sum += ai[k] * b[k];
+      sums[i] = sum;
+    }
+  }
+  for (int i = 0; i < rows; ++i) {
+    float& ci = c[std::size_t(i) * ldc];
+    const float value = alpha * sums[i];
+    ci = beta == 0.0f ? value : value + beta * ci;
+    if (bias) ci += bias[0];
+  }
+}
+
 // Work split: the output is cut into a grid of row groups x column groups, one task per cell,
 // and each task runs the whole K loop for its cell, packing the B panels (and, if it pays, the
 // A blocks) it needs into its own thread's buffers. So there is no barrier between packing and
@@ -277,8 +319,8 @@ void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1
         const int mc = std::min(mc_step, i1 - ic);
         const int full_rows = packed_a ? 0 : mc / MR * MR;  // rows read in place
         float* packed = nullptr;
-        if (full_rows < mc) {
-          packed = scratch(std::size_t(packed_a ? kMcPacked : MR) * kc_step, 0);
+        if (full_rows < mc) {  // W spare floats for single_column's last vector
+          packed = scratch(std::size_t(packed_a ? kMcPacked : MR) * kc_step + W, 0);
           pack_a(a, ic + full_rows, mc - full_rows, p0, kc, packed);
         }
         const int a_row = a.trans ? 1 : a.ld, a_k = a.trans ? a.ld : 1;
@@ -287,6 +329,17 @@ void run_task(const Operand& a, const Operand& b, int i0, int i1, int j0, int j1
           const int cols = std::min(NR, nc - jp * NR);
           const float* bp = packed_b + std::size_t(jp) * kc * NR;
           const float* bias_j = last_block && bias ? bias + j : nullptr;
+          if (cols == 1 && (packed_a || !a.trans)) {
+            float column[KC];
+            for (int k = 0; k < kc; ++k) column[k] = bp[std::size_t(k) * NR];
+            for (int ir = 0; ir < full_rows; ir += MR)
+              single_column(kc, a.data + std::size_t(ic + ir) * a.ld + p0, false, a.ld, column,
+                            C + std::size_t(ic + ir) * ldc + j, ldc, MR, alpha, beta_block, bias_j);
+            for (int ir = full_rows; ir < mc; ir += MR)
+              single_column(kc, packed + std::size_t(ir - full_rows) * kc, true, 0, column,
+                            C + std::size_t(ic + ir) * ldc + j, ldc, std::min(MR, mc - ir), alpha, beta_block, bias_j);
+            continue;
+          }
           for (int ir = 0; ir < full_rows; ir += MR) {
             const float* ap = a.trans ? a.data + std::size_t(p0) * a.ld + (ic + ir)
                                       : a.data + std::size_t(ic + ir) * a.ld + p0;
