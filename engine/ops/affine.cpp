@@ -114,24 +114,23 @@ void affine_param_grads(const T* g, const T* a, Node<T>* nw, Node<T>* nb, const 
 template <class T>
 void gelu_and_slope_serial(const T* u, T* a, T* d, T* acc, std::size_t n) {
   constexpr std::size_t W = B<T>::size;
-  const auto one = [a, d, acc](B<T> x, const T* d_in, T* a_out, T* d_out, T* acc_io) {
+  const auto one = [a, d, acc](B<T> x, T* a_out, T* d_io, T* acc_io) {
     const B<T> two_cdf = detail::twice_cdf<T>(x);
     if (a) detail::gelu_from<T>(x, two_cdf).store_unaligned(a_out);
     if (!d) return;
-    const B<T> scaled = B<T>::load_unaligned(d_in) * detail::gelu_slope_from<T>(x, two_cdf);
+    const B<T> scaled = B<T>::load_unaligned(d_io) * detail::gelu_slope_from<T>(x, two_cdf);
     if (acc) (B<T>::load_unaligned(acc_io) + scaled).store_unaligned(acc_io);
-    else scaled.store_unaligned(d_out);
+    else scaled.store_unaligned(d_io);
   };
   std::size_t i = 0;
   for (; i + W <= n; i += W)
-    one(B<T>::load_unaligned(u + i), d ? d + i : nullptr, a ? a + i : nullptr, d ? d + i : nullptr,
-        acc ? acc + i : nullptr);
+    one(B<T>::load_unaligned(u + i), a ? a + i : nullptr, d ? d + i : nullptr, acc ? acc + i : nullptr);
   if (i < n) {
     alignas(64) T tu[W] = {}, ta[W], td[W] = {}, tacc[W] = {};
     std::copy(u + i, u + n, tu);
     if (d) std::copy(d + i, d + n, td);
     if (acc) std::copy(acc + i, acc + n, tacc);
-    one(B<T>::load_unaligned(tu), td, ta, td, tacc);
+    one(B<T>::load_unaligned(tu), ta, td, tacc);
     if (a) std::copy(ta, ta + (n - i), a + i);
     if (acc) std::copy(tacc, tacc + (n - i), acc + i);
     else if (d) std::copy(td, td + (n - i), d + i);
