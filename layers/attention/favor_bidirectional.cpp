@@ -23,7 +23,8 @@ void favor_bidirectional_forward(const FavorPlan& p, const SliceInputs<T>& in, M
   finish_rows(o1.data(), p.len, p, out, den);
 }
 
-// Backward of one slice, from dnum1 = [dnum, dden] [L, dv+1] and the saved S1 [M, dv+1]:
+// Backward of one slice, from dnum1 = [dnum, dden] [L, dv+1] and the saved S1 [M, dv+1] (each
+// gradient written with its beta: a fresh buffer is not zero-filled first and then read back):
 //   dQ' += dnum1 S1^T   (= dnum S^T + dden z^T: the [V, 1] trick makes it one product)
 //   dS1 = Q'^T dnum1 = [dS, dz]  [M, dv+1] scratch
 //   dK' += V1 dS1^T     (= V dS^T + 1 dz^T)
@@ -31,13 +32,14 @@ void favor_bidirectional_forward(const FavorPlan& p, const SliceInputs<T>& in, M
 template <class T>
 void favor_bidirectional_backward(const FavorPlan& p, const SliceInputs<T>& in, MatView<const T> s1,
                                   MatView<const T> dnum1, const SliceGrads<T>& grads) {
-  if (grads.dq.data) gemm_acc(grads.dq, dnum1, s1.T());
+  if (grads.dq.data) detail::gemm_views<T>("favor_bidirectional", grads.dq, dnum1, s1.T(), T(1), grads.dq_beta);
   if (!grads.dk.data && !grads.dv.data) return;
   Array<T> ds1_store = empty_array<T>({p.features, p.dv1});
   const MatView<T> ds1 = mat(ds1_store.data(), p.features, p.dv1);
   gemm_set(ds1, in.q.T(), dnum1);
-  if (grads.dk.data) gemm_acc(grads.dk, in.v1, ds1.T());
-  if (grads.dv.data) gemm_acc(grads.dv, in.k, ds1.col_block(0, p.dv));
+  if (grads.dk.data) detail::gemm_views<T>("favor_bidirectional", grads.dk, in.v1, ds1.T(), T(1), grads.dk_beta);
+  if (grads.dv.data)
+    detail::gemm_views<T>("favor_bidirectional", grads.dv, in.k, ds1.col_block(0, p.dv), T(1), grads.dv_beta);
 }
 
 }  // namespace

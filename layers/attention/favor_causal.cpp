@@ -92,7 +92,8 @@ void favor_causal_backward_dk_dv(const FavorPlan& p, const SliceInputs<T>& in, M
 // Backward of one slice: the two sweeps above share one [M, dv+1] buffer (S1, then R1).
 template <class T>
 void favor_causal_backward(const FavorPlan& p, const SliceInputs<T>& in, MatView<const T> dnum1,
-                           const SliceGrads<T>& grads) {
+                           const SliceGrads<T>& fresh_or_not) {
+  const SliceGrads<T> grads = fresh_or_not.zeroed_where_fresh();  // the sweeps only accumulate
   Array<T> state = empty_array<T>({p.features, p.dv1});
   if (grads.dq.data) favor_causal_backward_dq(p, in, dnum1, state.data(), grads.dq);
   if (grads.dk.data || grads.dv.data)

@@ -26,6 +26,15 @@ namespace {
 constexpr Zeros kLower = Zeros::above_diagonal;  // tril(...) as op(A)
 constexpr Zeros kUpper = Zeros::below_diagonal;  // tril(...)^T as op(A)
 
+// C = beta C + A B, beta 0 (C fresh: not read) or 1.
+template <class T>
+void small_gemm_beta(MatView<T> c, MatView<const T> a, MatView<const T> b, T beta) {
+  if (beta == T(0))
+    small_gemm_set(c, a, b);
+  else
+    small_gemm_acc(c, a, b);
+}
+
 // tril(X_b Y_b^T) [n, n] into the scratch a.
 template <class T>
 MatView<T> masked_scores(Array<T>& a, MatView<const T> x_b, MatView<const T> y_b) {
@@ -59,14 +68,14 @@ void favor_chunked_forward(const FavorPlan& p, std::size_t C, const SliceInputs<
 
 // Backward, forward sweep (the cross-block part of dQ'), rebuilding S1^T in s1t [dv+1, M] (held
 // transposed so that both products read their right operand by rows):
-//   dQ'_b += dnum1_b S1^T;  S1^T += V1_b^T K'_b
+//   dQ'_b += dnum1_b S1^T (the first write of dQ'_b: beta as SliceGrads says);  S1^T += V1_b^T K'_b
 template <class T>
 void favor_chunked_backward_dq(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in, MatView<const T> dnum1,
-                               MatView<T> s1t, MatView<T> dq) {
+                               MatView<T> s1t, MatView<T> dq, T dq_beta) {
   std::fill(s1t.data, s1t.data + p.features * p.dv1, T(0));
   for (std::size_t t0 = 0; t0 < p.len; t0 += C) {
     const std::size_t n = std::min(C, p.len - t0);
-    small_gemm_acc(dq.row_block(t0, n), dnum1.row_block(t0, n), s1t);
+    small_gemm_beta(dq.row_block(t0, n), dnum1.row_block(t0, n), MatView<const T>(s1t), dq_beta);
     small_gemm_acc(s1t, in.v1.row_block(t0, n).T(), in.k.row_block(t0, n));
   }
 }
@@ -74,8 +83,9 @@ void favor_chunked_backward_dq(const FavorPlan& p, std::size_t C, const SliceInp
 // Backward, reverse sweep: intra-block parts of all three gradients, cross-block parts of dK' and
 // dV. R1^T = [R, r]^T in r1t [dv+1, M] is the sum over later blocks of dnum1^T Q';
 // P = tril(dnum1_b V1_b^T), A = tril(Q'_b K'_b^T) (both [n, n] scratch):
-//   dQ'_b += P K'_b;  dK'_b += P^T Q'_b + V1_b R1^T;  dV_b += A^T dnum_b + K'_b R;
+//   dQ'_b += P K'_b;  dK'_b += V1_b R1^T + P^T Q'_b;  dV_b += K'_b R + A^T dnum_b;
 //   R1^T += dnum1_b^T Q'_b
+// (the unmasked product comes first: it is dK'_b's and dV_b's first write, with their betas).
 template <class T>
 void favor_chunked_backward_reverse(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in,
                                     MatView<const T> dnum1, MatView<T> r1t, const SliceGrads<T>& grads) {
@@ -92,13 +102,13 @@ void favor_chunked_backward_reverse(const FavorPlan& p, std::size_t C, const Sli
     if (grads.dq.data) small_gemm_acc(grads.dq.row_block(t0, n), P, k_b, kLower);
     if (grads.dk.data) {
       const auto dk_b = grads.dk.row_block(t0, n);
+      small_gemm_beta(dk_b, v1_b, MatView<const T>(r1t), grads.dk_beta);
       small_gemm_acc(dk_b, P.T(), q_b, kUpper);
-      small_gemm_acc(dk_b, v1_b, r1t);
     }
     if (grads.dv.data) {
       const auto dv_b = grads.dv.row_block(t0, n);
+      small_gemm_beta(dv_b, k_b, MatView<const T>(r), grads.dv_beta);
       small_gemm_acc(dv_b, masked_scores(a, q_b, k_b).T(), dnum1_b.col_block(0, p.dv), kUpper);
-      small_gemm_acc(dv_b, k_b, r);
     }
     if (b > 0 && (grads.dk.data || grads.dv.data)) small_gemm_acc(r1t, dnum1_b.T(), q_b);
   }
@@ -110,7 +120,7 @@ void favor_chunked_backward(const FavorPlan& p, std::size_t C, const SliceInputs
                             MatView<const T> dnum1, const SliceGrads<T>& grads) {
   Array<T> state = empty_array<T>({p.dv1, p.features});
   const MatView<T> s1t_or_r1t = mat(state.data(), p.dv1, p.features);
-  if (grads.dq.data) favor_chunked_backward_dq(p, C, in, dnum1, s1t_or_r1t, grads.dq);
+  if (grads.dq.data) favor_chunked_backward_dq(p, C, in, dnum1, s1t_or_r1t, grads.dq, grads.dq_beta);
   favor_chunked_backward_reverse(p, C, in, dnum1, s1t_or_r1t, grads);
 }
 

@@ -87,30 +87,62 @@ struct SliceInputs {
 };
 
 // One slice's gradient buffers dQ' [L, M], dK' [L, M], dV [L, dv]; null data where the input
-// needs no gradient. Backward slices accumulate (+=) into them.
+// needs no gradient. A backward slice writes each as beta * buffer + its gradient: beta is 0 where
+// the buffer is fresh (its first write must cover every element, and nothing may read it before),
+// 1 where it already holds a gradient (Node::grad_target).
 template <class T>
 struct SliceGrads {
   MatView<T> dq, dk, dv;
+  T dq_beta = 1, dk_beta = 1, dv_beta = 1;
+
+  // For a form that only accumulates: fresh buffers zero-filled, every beta 1.
+  SliceGrads zeroed_where_fresh() const {
+    SliceGrads z = *this;
+    auto zero = [](const MatView<T>& view, T& beta) {
+      if (view.data && beta == T(0))
+        for (int r = 0; r < view.rows; ++r) std::fill(view.row(r), view.row(r) + view.cols, T(0));
+      beta = T(1);
+    };
+    zero(z.dq, z.dq_beta);
+    zero(z.dk, z.dk_beta);
+    zero(z.dv, z.dv_beta);
+    return z;
+  }
 };
 
 template <class T>
 using NodePtr = std::shared_ptr<Node<T>>;
 
-// Which inputs want gradients, and their buffers.
+// Which inputs want gradients, their buffers and betas. Taken in the order q, k, v: when two
+// inputs are one node, the later gets beta 1, so each form writes dQ', dK', dV of a slice's rows
+// in that order (an aliased buffer's first write is then the one with beta 0).
 template <class T>
 struct GradTargets {
   T* dq = nullptr;
   T* dk = nullptr;
   T* dv = nullptr;
+  T dq_beta = 1, dk_beta = 1, dv_beta = 1;
   GradTargets(Node<T>& nq, Node<T>& nk, Node<T>& nv) {
-    if (nq.requires_grad) dq = nq.grad_buffer().data();
-    if (nk.requires_grad) dk = nk.grad_buffer().data();
-    if (nv.requires_grad) dv = nv.grad_buffer().data();
+    take(nq, dq, dq_beta);
+    take(nk, dk, dk_beta);
+    take(nv, dv, dv_beta);
   }
   SliceGrads<T> slice(const FavorPlan& p, std::size_t s) const {
     const std::size_t lm = p.len * p.features, ld = p.len * p.dv;
-    return {mat(dq ? dq + s * lm : nullptr, p.len, p.features), mat(dk ? dk + s * lm : nullptr, p.len, p.features),
-            mat(dv ? dv + s * ld : nullptr, p.len, p.dv)};
+    SliceGrads<T> g{mat(dq ? dq + s * lm : nullptr, p.len, p.features),
+                    mat(dk ? dk + s * lm : nullptr, p.len, p.features), mat(dv ? dv + s * ld : nullptr, p.len, p.dv)};
+    g.dq_beta = dq_beta;
+    g.dk_beta = dk_beta;
+    g.dv_beta = dv_beta;
+    return g;
+  }
+
+ private:
+  static void take(Node<T>& n, T*& data, T& beta) {
+    if (!n.requires_grad) return;
+    const auto target = n.grad_target();
+    data = target.data;
+    beta = target.beta;
   }
 };
 
