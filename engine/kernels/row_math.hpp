@@ -3,8 +3,9 @@
 //
 // Why not plain loops: a float reduction `s += x[i]` cannot be vectorised without reordering
 // the additions, which the compiler will not do on its own (no -ffast-math), and std::exp is a
-// scalar libm call. Eight independent partial sums let the compiler use one SIMD register for
-// them; exp runs on xsimd batches (engine/kernels/simd.hpp).
+// scalar libm call. Sums run on xsimd batches, one partial sum per lane (written as eight scalar
+// partial sums, GCC kept them in half a 512-bit register and shuffled every step), and so does
+// exp (engine/kernels/simd.hpp).
 #pragma once
 
 #include <algorithm>
@@ -15,32 +16,27 @@
 
 namespace pf::detail {
 
-constexpr std::size_t kLanes = 8;
-
-// sum_i x[i]
+// sum_i x[i], with one partial sum per SIMD lane
 template <class T>
 T row_sum(const T* x, std::size_t n) {
-  T lane[kLanes] = {};
+  Batch<T> lanes(T(0));
   std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (std::size_t j = 0; j < kLanes; ++j) lane[j] += x[i + j];
+  for (; i + Batch<T>::size <= n; i += Batch<T>::size) lanes += Batch<T>::load_unaligned(x + i);
   T s = 0;
   for (; i < n; ++i) s += x[i];
-  for (std::size_t j = 0; j < kLanes; ++j) s += lane[j];
-  return s;
+  return s + xsimd::hadd(lanes);
 }
 
-// sum_i a[i] b[i]
+// sum_i a[i] b[i], as row_sum
 template <class T>
 T row_dot(const T* a, const T* b, std::size_t n) {
-  T lane[kLanes] = {};
+  Batch<T> lanes(T(0));
   std::size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (std::size_t j = 0; j < kLanes; ++j) lane[j] += a[i + j] * b[i + j];
+  for (; i + Batch<T>::size <= n; i += Batch<T>::size)
+    lanes = xsimd::fma(Batch<T>::load_unaligned(a + i), Batch<T>::load_unaligned(b + i), lanes);
   T s = 0;
   for (; i < n; ++i) s += a[i] * b[i];
-  for (std::size_t j = 0; j < kLanes; ++j) s += lane[j];
-  return s;
+  return s + xsimd::hadd(lanes);
 }
 
 // lanes[0] op lanes[1] op ... for W lanes as a tree (pairs, then pairs of pairs): log2(W) dependent

@@ -213,25 +213,25 @@ long first_signed_index_of(const T* u, std::size_t n, T value) {
   return 1;
 }
 
-// a[j] = g[j] (phi[j] - floor) and returns sum_j a[j], with independent partial sums so the loop
-// vectorises (the order of the additions is fixed, so results do not depend on the thread count).
+// a[j] = g[j] (phi[j] - floor) and returns sum_j a[j], on SIMD batches with one partial sum per
+// lane (the order of the additions is fixed, so results do not depend on the thread count).
 template <class T>
 T scaled_excess_row(const T* g, const T* phi, T floor, T* a, std::size_t n) {
-  constexpr std::size_t lanes = detail::kLanes;
-  T lane[lanes] = {};
+  using B = detail::Batch<T>;
+  const B b_floor(floor);
+  B lanes(T(0));
   std::size_t j = 0;
-  for (; j + lanes <= n; j += lanes)
-    for (std::size_t l = 0; l < lanes; ++l) {
-      a[j + l] = g[j + l] * (phi[j + l] - floor);
-      lane[l] += a[j + l];
-    }
+  for (; j + B::size <= n; j += B::size) {
+    const B aj = B::load_unaligned(g + j) * (B::load_unaligned(phi + j) - b_floor);
+    aj.store_unaligned(a + j);
+    lanes += aj;
+  }
   T sum = 0;
   for (; j < n; ++j) {
     a[j] = g[j] * (phi[j] - floor);
     sum += a[j];
   }
-  for (std::size_t l = 0; l < lanes; ++l) sum += lane[l];
-  return sum;
+  return sum + xsimd::hadd(lanes);
 }
 
 Shape with_last(Shape s, std::size_t last) {
