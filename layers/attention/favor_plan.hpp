@@ -12,6 +12,7 @@
 
 #include "engine/core/tensor.hpp"
 #include "engine/kernels/gemm.hpp"
+#include "engine/kernels/row_math.hpp"
 #include "engine/kernels/thread_pool.hpp"
 #include "layers/attention/favor_attention.hpp"
 
@@ -164,12 +165,9 @@ void output_grads(const T* g, const T* out, const T* den, const FavorPlan& p, T*
   for (std::size_t i = 0; i < p.len; ++i) {
     const T gd = guarded(den[i]);
     const T inv = T(1) / gd;
-    T dot = 0;
-    for (std::size_t c = 0; c < p.dv; ++c) {
-      dnum1[i * p.dv1 + c] = g[i * p.dv + c] * inv;
-      dot += g[i * p.dv + c] * out[i * p.dv + c];
-    }
-    dnum1[i * p.dv1 + p.dv] = gd == den[i] ? -dot * inv : T(0);
+    const T* gi = g + i * p.dv;
+    for (std::size_t c = 0; c < p.dv; ++c) dnum1[i * p.dv1 + c] = gi[c] * inv;
+    dnum1[i * p.dv1 + p.dv] = gd == den[i] ? -detail::row_dot(gi, out + i * p.dv, p.dv) * inv : T(0);
   }
 }
 
