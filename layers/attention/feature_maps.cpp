@@ -259,7 +259,12 @@ Array<T> exp_features(const char* op, const Tensor<T>& x, const Tensor<T>& w, St
   std::vector<T> row_max(r.n);   // max_j u_nj (hyperbolic: max_j |u_nj|)
   std::vector<long> row_arg(r.n);  // its signed column: +(j+1) for u_j, -(j+1) for -u_j
   const T* xd = x.data();
-  const T* wd = w.data();
+  // d^{-1/4} W^T [d, m] by rows, made once: the blocks' GEMMs then read it as it is stored (a
+  // transposed operand would be re-packed column by column for every block of rows), with
+  // alpha = 1 (so small blocks can go to small_gemm, which reads both operands in place).
+  Array<T> wt = empty_array<T>({r.d, r.m});
+  for (std::size_t j = 0; j < r.m; ++j)
+    for (std::size_t t = 0; t < r.d; ++t) wt.data()[t * r.m + j] = T(r.norm) * w.data()[j * r.d + t];
   T* pd = phi.data();
   const bool per_row = stabiliser != Stabiliser::slice_max;
   auto exp_rows = [&](std::size_t i0, std::size_t i1) {
@@ -272,8 +277,8 @@ Array<T> exp_features(const char* op, const Tensor<T>& x, const Tensor<T>& w, St
   const std::size_t blocks = (r.n + kFeatureBlockRows - 1) / kFeatureBlockRows;
   parallel_for(blocks, [&](std::size_t b) {
     const std::size_t i0 = b * kFeatureBlockRows, i1 = std::min(r.n, i0 + kFeatureBlockRows);
-    gemm_set(mat(pd + i0 * width, i1 - i0, r.m, width), mat(xd + i0 * r.d, i1 - i0, r.d), mat(wd, r.m, r.d).T(),
-             T(r.norm));
+    gemm_set(mat(pd + i0 * width, i1 - i0, r.m, width), mat(xd + i0 * r.d, i1 - i0, r.d),
+             mat<const T>(wt.data(), r.d, r.m));
     for (std::size_t i = i0; i < i1; ++i) {
       shift[i] = detail::row_dot(xd + i * r.d, xd + i * r.d, r.d) * half_norm_sq;
       if (stabiliser == Stabiliser::none) continue;
