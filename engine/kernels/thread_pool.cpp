@@ -176,9 +176,23 @@ ThreadPool& pool() {
 std::atomic<int> g_threads{1};
 std::atomic<bool> g_spinning_allowed{true};
 
-// OpenBLAS starts with a thread per core; the engine's default of 1 thread holds for it too.
-const bool g_blas_starts_single = [] {
+// OpenBLAS's pthread build starts a worker per further core when it loads, and a worker spins
+// (yielding) for 2^28 cycles, ~0.1 s, after start-up and after each threaded call before it
+// sleeps. On 2 vCPUs that spin beside a single-threaded decoder slowed it by 15-25 % for its
+// first ~2000 tokens (sample_text --threads 1: 53-65 us per token with the worker, 46-52 without).
+// So while the engine runs on one thread OpenBLAS keeps no threads at all; OpenBLAS restarts its
+// server by itself at the first call that may use more threads again.
+// Weak: a BLAS without this entry point keeps its threads, which costs time but nothing else.
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+
+void use_blas_single_threaded() {
   openblas_set_num_threads(1);
+  if (blas_thread_shutdown_ != nullptr) blas_thread_shutdown_();
+}
+
+// The engine's default of 1 thread holds for OpenBLAS too, from before main.
+const bool g_blas_starts_single = [] {
+  use_blas_single_threaded();
   return true;
 }();
 
@@ -197,7 +211,8 @@ void set_num_threads(int threads) {
   if (threads <= 0) return;
   (void)g_blas_starts_single;  // a use, so its initialisation cannot be deferred past this call
   g_spinning_allowed.store(threads <= usable_cpus(), std::memory_order_relaxed);
-  openblas_set_num_threads(threads);
+  if (threads == 1) use_blas_single_threaded();
+  else openblas_set_num_threads(threads);
   if (threads == g_threads.load()) return;
   pool().resize(threads);
   g_threads.store(threads);

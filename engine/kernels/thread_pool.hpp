@@ -17,7 +17,8 @@
 namespace pf {
 
 // Threads used by parallel_for and by the BLAS library (0 or negative: leave unchanged).
-// The default is 1 until set, for the BLAS library too (OpenBLAS would otherwise start on every core).
+// The default is 1 until set, for the BLAS library too (OpenBLAS would otherwise start on every core);
+// on 1 thread OpenBLAS's own worker threads are stopped, so call it while no other thread runs BLAS.
 // More threads than usable_cpus() are allowed (results stay bit-exact at a thread count), but
 // then the threads' waits yield at once instead of spinning, since a spinning thread would hold
 // the core its partner needs.

@@ -1,4 +1,5 @@
 #include <sched.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -10,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "engine/kernels/gemm.hpp"
 #include "engine/kernels/thread_pool.hpp"
 #include "test_util.hpp"
 
@@ -162,6 +164,37 @@ TEST_CASE("set_num_threads sets the BLAS library's threads even when the engine'
   openblas_set_num_threads(2);  // e.g. OpenBLAS's own start-up default of one thread per core
   set_num_threads(1);
   CHECK(openblas_get_num_threads() == 1);
+}
+
+namespace {
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+}  // namespace
+
+// OpenBLAS's workers spin for ~0.1 s after each call they served; on one engine thread none may be
+// left to spin beside the caller (it slowed a single-threaded decoder by 15-25 %).
+TEST_CASE("set_num_threads(1) stops the BLAS library's worker threads: an idle process uses no CPU",
+          "[engine][threads]") {
+  ThreadsFor one(1);
+  set_num_threads(2);
+  // A double product big enough for OpenBLAS to split over its threads, which wakes its worker.
+  const int n = 256;
+  std::vector<double> a(std::size_t(n) * n, 1.0), b(a), c(a.size(), 0.0);
+  gemm<double>(false, false, n, n, n, 1.0, a.data(), n, b.data(), n, 0.0, c.data(), n);
+  REQUIRE(c[0] == double(n));
+  set_num_threads(1);
+  const double start = process_cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const double idle_cpu = process_cpu_seconds() - start;
+  INFO("CPU time used by the process while its only thread slept 150 ms: " << idle_cpu << " s");
+  CHECK(idle_cpu < 0.02);
+  // OpenBLAS starts its threads again when asked for more.
+  set_num_threads(2);
+  gemm<double>(false, false, n, n, n, 1.0, a.data(), n, b.data(), n, 0.0, c.data(), n);
+  CHECK(c[n * n - 1] == double(n));
 }
 
 TEST_CASE("usable_cpus follows the affinity mask; more threads than CPUs wait without spinning",
