@@ -34,7 +34,21 @@ void Dropout<T>::set_rng_state(const Rng::State& state) {
   rng_state_.value() = encode_rng_state<T>(state);
 }
 
+template <class T>
+void jump_dropout_generators(Module<T>& model, std::size_t jumps) {
+  if (jumps == 0) return;
+  if (auto* dropout = dynamic_cast<Dropout<T>*>(&model)) {
+    Rng rng;
+    rng.set_state(dropout->rng_state());
+    for (std::size_t i = 0; i < jumps; ++i) rng.jump();
+    dropout->set_rng_state(rng.state());
+  }
+  for (const auto& [name, child] : model.named_children()) jump_dropout_generators(*child, jumps);
+}
+
 template class Dropout<float>;
 template class Dropout<double>;
+template void jump_dropout_generators<float>(Module<float>&, std::size_t);
+template void jump_dropout_generators<double>(Module<double>&, std::size_t);
 
 }  // namespace pf

@@ -36,4 +36,11 @@ class Dropout : public Module<T> {
   Tensor<T> rng_state_;  // buffer [16]
 };
 
+// Every Dropout in `model` (its children's too) moves its generator `jumps` jumps ahead
+// (Rng::jump). Rank r of a data-parallel run does this r times at the start, so the ranks draw
+// different masks for their different rows while holding the same seed; since a jump commutes
+// with drawing, a run resumed from rank 0's saved generators gives every rank its own stream back.
+template <class T>
+void jump_dropout_generators(Module<T>& model, std::size_t jumps);
+
 }  // namespace pf

@@ -36,6 +36,30 @@ std::uint64_t Rng::next_u64() {
   return result;
 }
 
+namespace detail {
+Rng::State apply_step_polynomial(const Rng::State& state, const std::array<std::uint64_t, 4>& polynomial) {
+  Rng stepper;
+  stepper.set_state(state);
+  Rng::State sum{};
+  for (const std::uint64_t word : polynomial)
+    for (int bit = 0; bit < 64; ++bit) {
+      if (word >> bit & 1) {
+        const Rng::State now = stepper.state();
+        for (int i = 0; i < 4; ++i) sum[i] ^= now[i];
+      }
+      stepper.next_u64();
+    }
+  return sum;
+}
+}  // namespace detail
+
+// The jump polynomial of xoshiro256 (T^(2^128) reduced modulo the transition's characteristic
+// polynomial), as its authors publish it.
+void Rng::jump() {
+  s_ = detail::apply_step_polynomial(
+      s_, {0x180ec6d33cfd0abaULL, 0xd5a61266f0c9392cULL, 0xa9582618e03fc9aaULL, 0x39abdc4529b1661cULL});
+}
+
 double Rng::uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
 
 std::uint64_t Rng::below(std::uint64_t n) {

@@ -28,9 +28,21 @@ class Rng {
   State state() const { return s_; }
   void set_state(const State& s) { s_ = s; }
 
+  // Moves the state as 2^128 calls of next_u64 would: repeated jumps from one state give
+  // streams that do not overlap (one per data-parallel rank, say). A jump commutes with drawing:
+  // jumping then drawing n values leaves the state that drawing n then jumping leaves.
+  void jump();
+
  private:
   State s_{};
 };
+
+namespace detail {
+// p(T) applied to a state, for the generator's transition T (one next_u64) and the polynomial p
+// over GF(2) whose coefficient of T^b is bit b % 64 of word b / 64: the XOR of the states after b
+// steps, over the set bits b. A single bit b is b steps; Rng::jump is one published polynomial.
+Rng::State apply_step_polynomial(const Rng::State& state, const std::array<std::uint64_t, 4>& polynomial);
+}  // namespace detail
 
 // "w0,w1,w2,w3" in decimal, for checkpoint metadata; the parse throws std::invalid_argument
 // naming the text if it is not four unsigned 64-bit numbers.

@@ -9,6 +9,7 @@
 #include "engine/core/memory.hpp"
 #include "engine/io/finite.hpp"
 #include "engine/kernels/thread_pool.hpp"
+#include "layers/dropout.hpp"
 #include "flag_checks.hpp"
 #include "init_from.hpp"
 
@@ -92,11 +93,6 @@ void TrainingSession::adopt_resumed_config(PerformerConfig& config) {
 void TrainingSession::start(Module<float>& model, const PerformerConfig& config) {
   model_ = &model;
   config_json_ = config.to_json();
-  if (comm_.size() > 1 && config.dropout > 0)
-    throw std::invalid_argument(fmt::format(
-        "--dropout {} with {} ranks: every rank would draw the same dropout masks for different rows; train "
-        "with --dropout 0 or on one process",
-        config.dropout, comm_.size()));
   AdamOptions adam;
   adam.lr = flags_.budget.lr;
   adam.weight_decay = flags_.weight_decay;
@@ -121,6 +117,9 @@ void TrainingSession::start(Module<float>& model, const PerformerConfig& config)
                                            "{:016x} here, {:016x} on rank 0)",
                                            differ[0], comm_.size(), mine, root));
     gradients_ = std::make_unique<GradientAverager<float>>(comm_, model.named_parameters());
+    // Then each rank its own dropout masks for its own rows (rank 0 keeps the seed's stream, which
+    // is the one its checkpoints save; a resumed rank r jumps it again to find its own).
+    jump_dropout_generators(model, std::size_t(comm_.rank()));
   }
   if (is_root()) log_.open(log_path_, flags_.resume);
 }

@@ -66,3 +66,48 @@ TEST_CASE("Dropout layer: bad p", "[layers][dropout][errors]") {
   CHECK_THROWS_WITH(Dropout<float>(1.0), Catch::Contains("Dropout") && Catch::Contains("[0, 1)"));
   CHECK_THROWS_AS(Dropout<float>(-0.1), std::invalid_argument);
 }
+
+namespace {
+// Dropouts at two depths, as a model holds them inside its blocks.
+struct TwoDropouts {
+  ModuleList<float> outer;
+  std::shared_ptr<Dropout<float>> top = std::make_shared<Dropout<float>>(0.5, 3);
+  std::shared_ptr<Dropout<float>> nested = std::make_shared<Dropout<float>>(0.5, 4);
+  TwoDropouts() {
+    outer.push_back(top);
+    auto inner = std::make_shared<ModuleList<float, Dropout<float>>>();
+    inner->push_back(nested);
+    outer.push_back(inner);
+  }
+  std::vector<Dropout<float>*> both() const { return {top.get(), nested.get()}; }
+};
+}  // namespace
+
+TEST_CASE("jump_dropout_generators: each rank its own masks, and a resume from rank 0's state restores them",
+          "[layers][dropout]") {
+  TwoDropouts rank0, rank1, seeded;
+  jump_dropout_generators(rank0.outer, 0);
+  jump_dropout_generators(rank1.outer, 1);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(rank0.both()[i]->rng_state() == seeded.both()[i]->rng_state());  // zero jumps: the seed's stream
+    Rng expected;
+    expected.set_state(seeded.both()[i]->rng_state());
+    expected.jump();
+    CHECK(rank1.both()[i]->rng_state() == expected.state());
+  }
+  // Three training steps on each rank: the ranks' masks differ.
+  const auto x = Tensor<float>::ones({256});
+  for (int step = 0; step < 3; ++step)
+    for (std::size_t i = 0; i < 2; ++i)
+      CHECK_FALSE(same_values((*rank0.both()[i])(x).value(), (*rank1.both()[i])(x).value()));
+  // A resume loads rank 0's saved state on every rank; rank 1 jumps it once and is where it was.
+  TwoDropouts resumed;
+  NamedArrays<float> saved;
+  for (const auto& [name, tensor] : rank0.outer.named_state()) saved.emplace_back(name, tensor.value());
+  resumed.outer.load_state(saved);
+  jump_dropout_generators(resumed.outer, 1);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(resumed.both()[i]->rng_state() == rank1.both()[i]->rng_state());
+    CHECK(same_values((*resumed.both()[i])(x).value(), (*rank1.both()[i])(x).value()));
+  }
+}

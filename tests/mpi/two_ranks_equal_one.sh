@@ -3,7 +3,9 @@
 #   1. train_text on 2 ranks follows the single-process curve up to float summation order;
 #   2. two identical 2-rank runs give bit-identical curves;
 #   3. a 2-rank run stopped at step 10 and resumed ends with the weights of the uninterrupted run;
-#   4. a batch the ranks do not divide is refused at once, naming the rank and the cause.
+#   4. a batch the ranks do not divide is refused at once, naming the rank and the cause;
+#   5. with dropout (each rank draws its own masks: tests/layers/test_dropout.cpp), a run stopped
+#      and resumed still ends with the uninterrupted run's weights, bit for bit.
 # Usage: two_ranks_equal_one.sh <train_text> <mpirun> <work dir>
 set -euo pipefail
 train_text=$1 mpirun=$2 work=$3
@@ -49,4 +51,13 @@ fi
 # Every rank finds the bad batch; whichever aborts first is named.
 grep -Eq "rank [01] of 2: train_text: error: --batch 7 is the global batch and must divide into 2 ranks" bad.err ||
   fail "the refusal does not name the rank and the cause: $(cat bad.err)"
+# 5. dropout on 2 ranks: accepted; stopped at 10 and resumed == uninterrupted, bit for bit (a rank
+#    that did not find its own generators again would draw other masks after the resume)
+drop=(--dropout 0.2 --batch 8)
+"$mpirun" -np 2 "$train_text" "${small[@]}" "${drop[@]}" --checkpoint drop_two.safetensors > drop_two.out ||
+  fail "--dropout on 2 ranks was refused: $(tail -3 drop_two.out)"
+"$mpirun" -np 2 "$train_text" "${small[@]}" "${drop[@]}" --checkpoint drop_part.safetensors --stop-after 10 > drop1.out
+"$mpirun" -np 2 "$train_text" "${small[@]}" "${drop[@]}" --checkpoint drop_part.safetensors --resume > drop2.out
+cmp -s <(tensor_bytes drop_two.safetensors) <(tensor_bytes drop_part.safetensors) ||
+  fail "with dropout, resumed 2-rank weights differ from the uninterrupted run"
 echo "two ranks equal one: all checks passed"
