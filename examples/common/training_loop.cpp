@@ -41,16 +41,20 @@ void add_budget_flags(CLI::App& app, TrainingBudget& budget) {
       ->capture_default_str();
 }
 
+void check_budget(const TrainingBudget& budget) {
+  if (budget.steps < 0 || (budget.steps == 0 && !(budget.minutes > 0)) || !(budget.lr > 0) || budget.min_lr < 0 ||
+      budget.min_lr > budget.lr || budget.warmup < 0 || !(budget.clip > 0))
+    throw std::invalid_argument(fmt::format(
+        "bad training budget: steps {} minutes {} lr {} min-lr {} warmup {} clip {} (need steps >= 0, minutes > 0 "
+        "when steps is 0, 0 <= min-lr <= lr, warmup >= 0, clip > 0)",
+        budget.steps, budget.minutes, budget.lr, budget.min_lr, budget.warmup, budget.clip));
+}
+
 template <class T>
 TrainingSummary train_for_budget(Module<T>& model, Optimizer<T>& optimizer, RunState& run,
                                  const TrainingBudget& budget, const TrainingHooks<T>& hooks, JsonlLog& log) {
   using Clock = std::chrono::steady_clock;
-  if (budget.steps < 0 || (budget.steps == 0 && !(budget.minutes > 0)) || !(budget.lr > 0) || budget.min_lr < 0 ||
-      budget.min_lr > budget.lr || budget.warmup < 0)
-    throw std::invalid_argument(fmt::format(
-        "bad training budget: steps {} minutes {} lr {} min-lr {} warmup {} (need steps >= 0, minutes > 0 when steps "
-        "is 0, 0 <= min-lr <= lr, warmup >= 0)",
-        budget.steps, budget.minutes, budget.lr, budget.min_lr, budget.warmup));
+  check_budget(budget);
   const double seconds = budget.steps > 0 ? 0 : budget.minutes * 60;
   const double elapsed_at_start = run.elapsed_seconds;
   const double eval_period = budget.eval_every_minutes * 60;

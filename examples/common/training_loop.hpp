@@ -37,6 +37,10 @@ struct TrainingBudget {
 // --checkpoint-every), bound to `budget`, worded the same in every program.
 void add_budget_flags(CLI::App& app, TrainingBudget& budget);
 
+// std::invalid_argument naming every budget value and what is required, for a budget no run can
+// follow (checked when a session is made, before any data is read, and by train_for_budget).
+void check_budget(const TrainingBudget& budget);
+
 template <class T>
 struct TrainingHooks {
   // The loss of the next training batch (this rank's rows of it), and how many units (tokens,

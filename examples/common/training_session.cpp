@@ -68,6 +68,7 @@ Mask take_rows(const Mask& all, const Shard& rows) { return rows_of(all, rows, "
 TrainingSession::TrainingSession(std::string program, SessionFlags flags)
     : program_(std::move(program)), flags_(std::move(flags)), comm_(world()) {
   if (flags_.threads < 0) throw std::invalid_argument(fmt::format("--threads must be >= 0, got {}", flags_.threads));
+  check_budget(flags_.budget);
   threads_ = flags_.threads > 0 ? flags_.threads : default_threads_per_rank(comm_);
   tune_malloc_for_reuse();
   set_num_threads(threads_);
