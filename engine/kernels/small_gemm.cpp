@@ -315,9 +315,13 @@ template <class T>
 void small_gemm_tril(MatView<T> C, MatView<const detail::same_t<T>> A, MatView<const detail::same_t<T>> B) {
   if (C.rows != C.cols)
     throw std::invalid_argument(fmt::format("small_gemm_tril: C must be square, got [{},{}]", C.rows, C.cols));
-  // Row block [i0, i0 + rows) has nonzeros in columns j <= i0 + rows - 1.
-  small_product<T>("small_gemm_tril", C, A, B, false, Zeros::none,
-                   [&](int i0, int rows) { return std::min(C.cols, i0 + rows); });
+  // Row block [i0, i0 + rows) has nonzeros in columns j <= i0 + rows - 1. Read by rows, the
+  // block's columns run on to a whole vector (the zeros above the diagonal are written below):
+  // a ragged end would cost a padded panel copied for each row block.
+  const int round = B.transposed ? 1 : W<T>;
+  small_product<T>("small_gemm_tril", C, A, B, false, Zeros::none, [&](int i0, int rows) {
+    return std::min(C.cols, (i0 + rows + round - 1) / round * round);
+  });
   for (int i = 0; i < C.rows; ++i) std::fill(C.row(i) + i + 1, C.row(i) + C.cols, T(0));
 }
 

@@ -14,6 +14,7 @@
 #include "layers/attention/favor_plan.hpp"
 
 #include "engine/kernels/small_gemm.hpp"
+#include "engine/kernels/transpose.hpp"
 
 #include "engine/core/profiler.hpp"
 
@@ -26,21 +27,37 @@ namespace {
 constexpr Zeros kLower = Zeros::above_diagonal;  // tril(...) as op(A)
 constexpr Zeros kUpper = Zeros::below_diagonal;  // tril(...)^T as op(A)
 
-// C = beta C + A B, beta 0 (C fresh: not read) or 1.
+// C = beta C + A B, beta 0 (C fresh: not read) or 1. With b_zero (B a state before any block:
+// all zeros) the product is skipped, and only a fresh C is written, with zeros.
 template <class T>
-void small_gemm_beta(MatView<T> c, MatView<const T> a, MatView<const T> b, T beta) {
+void small_gemm_beta(MatView<T> c, MatView<const T> a, MatView<const T> b, T beta, bool b_zero = false) {
+  if (b_zero) {
+    if (beta == T(0))
+      for (int i = 0; i < c.rows; ++i) std::fill(c.row(i), c.row(i) + c.cols, T(0));
+    return;
+  }
   if (beta == T(0))
     small_gemm_set(c, a, b);
   else
     small_gemm_acc(c, a, b);
 }
 
-// tril(X_b Y_b^T) [n, n] into the scratch a.
+// tril(X_b Y_b^T) [n, n] into the scratch a, from yt = Y^T (the whole slice's, [cols, L]): read
+// by rows, the product runs in the row kernel; Y_b's rows would need a reduction per score.
 template <class T>
-MatView<T> masked_scores(Array<T>& a, MatView<const T> x_b, MatView<const T> y_b) {
-  const MatView<T> view = mat(a.data(), std::size_t(x_b.rows), std::size_t(x_b.rows));
-  small_gemm_tril(view, x_b, y_b.T());
+MatView<T> masked_scores(Array<T>& a, MatView<const T> x_b, MatView<const T> yt, std::size_t t0) {
+  const std::size_t n = std::size_t(x_b.rows);
+  const MatView<T> view = mat(a.data(), n, n);
+  small_gemm_tril(view, x_b, yt.col_block(t0, n));
   return view;
+}
+
+// X^T of a slice's [L, cols] operand, made once per slice for masked_scores.
+template <class T>
+Array<T> transposed(MatView<const T> x) {
+  Array<T> t = empty_array<T>({std::size_t(x.cols), std::size_t(x.rows)});
+  transpose_into(mat(t.data(), std::size_t(x.cols), std::size_t(x.rows)), x);
+  return t;
 }
 
 // Forward of one slice (one of N = B*H), shapes per slice:
@@ -49,34 +66,41 @@ MatView<T> masked_scores(Array<T>& a, MatView<const T> x_b, MatView<const T> y_b
 // Per block, with the carried state s1 = S1 [M, dv+1] (sum over earlier blocks of K'^T V1; zero
 // at the start in training, the state of the tokens before in a prefill):
 //   O1_b = Q'_b S1 + tril(Q'_b K'_b^T) V1_b = [num_b, den_b];  S1 += K'_b^T V1_b.
-// On return s1 holds the state after the slice's last token.
+// In training S1 starts at zero and the state after the last block is not used: the first
+// block's Q'_b S1 and the last update are skipped. A prefill starts from s1 and leaves in it the
+// state after the slice's last token.
+enum class StateUse { training, prefill };
+
 template <class T>
 void favor_chunked_forward(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in, MatView<T> s1, T* out,
-                           T* den) {
+                           T* den, StateUse use) {
   Array<T> o1 = empty_array<T>({C, p.dv1});
   Array<T> a = empty_array<T>({C, C});
+  const Array<T> kt_store = transposed(in.k);
+  const auto kt = mat<const T>(kt_store.data(), p.features, p.len);
   for (std::size_t t0 = 0; t0 < p.len; t0 += C) {
     const std::size_t n = std::min(C, p.len - t0);
     const auto q_b = in.q.row_block(t0, n), k_b = in.k.row_block(t0, n), v1_b = in.v1.row_block(t0, n);
     const MatView<T> o1_b = mat(o1.data(), n, p.dv1);
-    small_gemm_set(o1_b, q_b, s1);
-    small_gemm_acc(o1_b, masked_scores(a, q_b, k_b), v1_b, kLower);
-    small_gemm_acc(s1, k_b.T(), v1_b);
+    small_gemm_beta(o1_b, q_b, MatView<const T>(s1), T(0), t0 == 0 && use == StateUse::training);
+    small_gemm_acc(o1_b, masked_scores(a, q_b, kt, t0), v1_b, kLower);
+    if (t0 + n < p.len || use == StateUse::prefill) small_gemm_acc(s1, k_b.T(), v1_b);
     finish_rows(o1.data(), n, p, out + t0 * p.dv, den + t0);
   }
 }
 
 // Backward, forward sweep (the cross-block part of dQ'), rebuilding S1^T in s1t [dv+1, M] (held
 // transposed so that both products read their right operand by rows):
-//   dQ'_b += dnum1_b S1^T (the first write of dQ'_b: beta as SliceGrads says);  S1^T += V1_b^T K'_b
+//   dQ'_b += dnum1_b S1^T (the first write of dQ'_b: beta as SliceGrads says; zeros or nothing in
+//   the first block, where S1 is zero);  S1^T += V1_b^T K'_b (not after the last block)
 template <class T>
 void favor_chunked_backward_dq(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in, MatView<const T> dnum1,
                                MatView<T> s1t, MatView<T> dq, T dq_beta) {
   std::fill(s1t.data, s1t.data + p.features * p.dv1, T(0));
   for (std::size_t t0 = 0; t0 < p.len; t0 += C) {
     const std::size_t n = std::min(C, p.len - t0);
-    small_gemm_beta(dq.row_block(t0, n), dnum1.row_block(t0, n), MatView<const T>(s1t), dq_beta);
-    small_gemm_acc(s1t, in.v1.row_block(t0, n).T(), in.k.row_block(t0, n));
+    small_gemm_beta(dq.row_block(t0, n), dnum1.row_block(t0, n), MatView<const T>(s1t), dq_beta, t0 == 0);
+    if (t0 + n < p.len) small_gemm_acc(s1t, in.v1.row_block(t0, n).T(), in.k.row_block(t0, n));
   }
 }
 
@@ -85,30 +109,35 @@ void favor_chunked_backward_dq(const FavorPlan& p, std::size_t C, const SliceInp
 // P = tril(dnum1_b V1_b^T), A = tril(Q'_b K'_b^T) (both [n, n] scratch):
 //   dQ'_b += P K'_b;  dK'_b += V1_b R1^T + P^T Q'_b;  dV_b += K'_b R + A^T dnum_b;
 //   R1^T += dnum1_b^T Q'_b
-// (the unmasked product comes first: it is dK'_b's and dV_b's first write, with their betas).
+// (the unmasked product comes first: it is dK'_b's and dV_b's first write, with their betas;
+// in the last block, where R1 is zero, that write is zeros or nothing).
 template <class T>
 void favor_chunked_backward_reverse(const FavorPlan& p, std::size_t C, const SliceInputs<T>& in,
                                     MatView<const T> dnum1, MatView<T> r1t, const SliceGrads<T>& grads) {
   Array<T> pm = empty_array<T>({C, C});
   Array<T> a = empty_array<T>({C, C});
+  const bool need_p = grads.dq.data || grads.dk.data, need_a = grads.dv.data;
+  const Array<T> v1t_store = need_p ? transposed(in.v1) : Array<T>(), kt_store = need_a ? transposed(in.k) : Array<T>();
+  const auto v1t = mat<const T>(v1t_store.data(), p.dv1, p.len), kt = mat<const T>(kt_store.data(), p.features, p.len);
   std::fill(r1t.data, r1t.data + p.features * p.dv1, T(0));
   const auto r = r1t.row_block(0, p.dv).T();  // R [M, dv]
   for (std::size_t b = (p.len + C - 1) / C; b-- > 0;) {
     const std::size_t t0 = b * C, n = std::min(C, p.len - t0);
+    const bool last = t0 + n == p.len;  // no later blocks: R1 is still zero
     const auto q_b = in.q.row_block(t0, n), k_b = in.k.row_block(t0, n), v1_b = in.v1.row_block(t0, n);
     const auto dnum1_b = dnum1.row_block(t0, n);
     MatView<T> P;
-    if (grads.dq.data || grads.dk.data) P = masked_scores(pm, dnum1_b, v1_b);
+    if (need_p) P = masked_scores(pm, dnum1_b, v1t, t0);
     if (grads.dq.data) small_gemm_acc(grads.dq.row_block(t0, n), P, k_b, kLower);
     if (grads.dk.data) {
       const auto dk_b = grads.dk.row_block(t0, n);
-      small_gemm_beta(dk_b, v1_b, MatView<const T>(r1t), grads.dk_beta);
+      small_gemm_beta(dk_b, v1_b, MatView<const T>(r1t), grads.dk_beta, last);
       small_gemm_acc(dk_b, P.T(), q_b, kUpper);
     }
     if (grads.dv.data) {
       const auto dv_b = grads.dv.row_block(t0, n);
-      small_gemm_beta(dv_b, k_b, MatView<const T>(r), grads.dv_beta);
-      small_gemm_acc(dv_b, masked_scores(a, q_b, k_b).T(), dnum1_b.col_block(0, p.dv), kUpper);
+      small_gemm_beta(dv_b, k_b, MatView<const T>(r), grads.dv_beta, last);
+      small_gemm_acc(dv_b, masked_scores(a, q_b, kt, t0).T(), dnum1_b.col_block(0, p.dv), kUpper);
     }
     if (b > 0 && (grads.dk.data || grads.dv.data)) small_gemm_acc(r1t, dnum1_b.T(), q_b);
   }
@@ -140,7 +169,7 @@ Tensor<T> favor_causal_chunked(const Tensor<T>& q, const Tensor<T>& k, const Ten
     in.load(p, q, k, v, s);
     Array<T> s1 = filled_array<T>({p.features, p.dv1}, T(0));
     favor_chunked_forward(p, C, in, mat(s1.data(), p.features, p.dv1), out.data() + s * p.len * p.dv,
-                          den.data() + s * p.len);
+                          den.data() + s * p.len, StateUse::training);
   });
   if (!needs_grad<T>({&q, &k, &v})) return Tensor<T>(std::move(out));
   auto nq = q.node(), nk = k.node(), nv = v.node();
@@ -173,7 +202,7 @@ Tensor<T> favor_causal_prefill(const Tensor<T>& q, const Tensor<T>& k, const Ten
     SliceInputs<T> in;
     in.load(p, q, k, v, s);
     const MatView<T> s1 = mat(state.s1.data() + s * p.features * p.dv1, p.features, p.dv1);
-    favor_chunked_forward(p, C, in, s1, out.data() + s * p.len * p.dv, den.data() + s * p.len);
+    favor_chunked_forward(p, C, in, s1, out.data() + s * p.len * p.dv, den.data() + s * p.len, StateUse::prefill);
   });
   state.steps += p.len;
   return Tensor<T>(std::move(out));
