@@ -42,23 +42,35 @@ void small_gemm_beta(MatView<T> c, MatView<const T> a, MatView<const T> b, T bet
     small_gemm_acc(c, a, b);
 }
 
-// tril(X_b Y_b^T) [n, n] into the scratch a, from yt = Y^T (the whole slice's, [cols, L]): read
-// by rows, the product runs in the row kernel; Y_b's rows would need a reduction per score.
-template <class T>
-MatView<T> masked_scores(Array<T>& a, MatView<const T> x_b, MatView<const T> yt, std::size_t t0) {
-  const std::size_t n = std::size_t(x_b.rows);
-  const MatView<T> view = mat(a.data(), n, n);
-  small_gemm_tril(view, x_b, yt.col_block(t0, n));
-  return view;
-}
+// The right operand Y of the masked score products tril(X_b Y_b^T) [n, n] (into a scratch).
+// Read as stored, each score is a dot product of two rows, ending in a reduction across a
+// vector, with a scalar tail when Y's width is not a whole number of vectors. Transposed once per
+// slice, Y^T [cols, L] is read by rows in the row kernel, with neither. Worth its cost for V1
+// (dv + 1 columns) and for K' up to M = 64, not for K' at M = 256 (measured: docs/PERFORMANCE.md,
+// "The Zen 5 (2026-12-05, a third session)").
+constexpr int kScoresByRowsMaxFeatures = 64;
 
-// X^T of a slice's [L, cols] operand, made once per slice for masked_scores.
 template <class T>
-Array<T> transposed(MatView<const T> x) {
-  Array<T> t = empty_array<T>({std::size_t(x.cols), std::size_t(x.rows)});
-  transpose_into(mat(t.data(), std::size_t(x.cols), std::size_t(x.rows)), x);
-  return t;
-}
+struct ScoreOperand {
+  MatView<const T> y;
+  Array<T> yt_store;  // Y^T, when transposed
+  MatView<const T> yt;
+
+  ScoreOperand(MatView<const T> y_, bool transpose) : y(y_) {
+    if (!transpose) return;
+    yt_store = empty_array<T>({std::size_t(y.cols), std::size_t(y.rows)});
+    yt = mat<const T>(yt_store.data(), std::size_t(y.cols), std::size_t(y.rows));
+    transpose_into(mat(yt_store.data(), std::size_t(y.cols), std::size_t(y.rows)), y);
+  }
+
+  // tril(X_b Y_b^T) for the block of rows t0 .. t0 + n.
+  MatView<T> masked_scores(Array<T>& a, MatView<const T> x_b, std::size_t t0) const {
+    const std::size_t n = std::size_t(x_b.rows);
+    const MatView<T> view = mat(a.data(), n, n);
+    small_gemm_tril(view, x_b, yt.data ? yt.col_block(t0, n) : y.row_block(t0, n).T());
+    return view;
+  }
+};
 
 // Forward of one slice (one of N = B*H), shapes per slice:
 //   in:  Q' [L, M], K' [L, M], V1 = [V, 1] [L, dv+1]
@@ -76,14 +88,13 @@ void favor_chunked_forward(const FavorPlan& p, std::size_t C, const SliceInputs<
                            T* den, StateUse use) {
   Array<T> o1 = empty_array<T>({C, p.dv1});
   Array<T> a = empty_array<T>({C, C});
-  const Array<T> kt_store = transposed(in.k);
-  const auto kt = mat<const T>(kt_store.data(), p.features, p.len);
+  const ScoreOperand<T> k_scores(in.k, int(p.features) <= kScoresByRowsMaxFeatures);
   for (std::size_t t0 = 0; t0 < p.len; t0 += C) {
     const std::size_t n = std::min(C, p.len - t0);
     const auto q_b = in.q.row_block(t0, n), k_b = in.k.row_block(t0, n), v1_b = in.v1.row_block(t0, n);
     const MatView<T> o1_b = mat(o1.data(), n, p.dv1);
     small_gemm_beta(o1_b, q_b, MatView<const T>(s1), T(0), t0 == 0 && use == StateUse::training);
-    small_gemm_acc(o1_b, masked_scores(a, q_b, kt, t0), v1_b, kLower);
+    small_gemm_acc(o1_b, k_scores.masked_scores(a, q_b, t0), v1_b, kLower);
     if (t0 + n < p.len || use == StateUse::prefill) small_gemm_acc(s1, k_b.T(), v1_b);
     finish_rows(o1.data(), n, p, out + t0 * p.dv, den + t0);
   }
@@ -116,9 +127,9 @@ void favor_chunked_backward_reverse(const FavorPlan& p, std::size_t C, const Sli
                                     MatView<const T> dnum1, MatView<T> r1t, const SliceGrads<T>& grads) {
   Array<T> pm = empty_array<T>({C, C});
   Array<T> a = empty_array<T>({C, C});
-  const bool need_p = grads.dq.data || grads.dk.data, need_a = grads.dv.data;
-  const Array<T> v1t_store = need_p ? transposed(in.v1) : Array<T>(), kt_store = need_a ? transposed(in.k) : Array<T>();
-  const auto v1t = mat<const T>(v1t_store.data(), p.dv1, p.len), kt = mat<const T>(kt_store.data(), p.features, p.len);
+  const bool need_p = grads.dq.data || grads.dk.data;
+  const ScoreOperand<T> v1_scores(in.v1, need_p);
+  const ScoreOperand<T> k_scores(in.k, grads.dv.data && int(p.features) <= kScoresByRowsMaxFeatures);
   std::fill(r1t.data, r1t.data + p.features * p.dv1, T(0));
   const auto r = r1t.row_block(0, p.dv).T();  // R [M, dv]
   for (std::size_t b = (p.len + C - 1) / C; b-- > 0;) {
@@ -127,7 +138,7 @@ void favor_chunked_backward_reverse(const FavorPlan& p, std::size_t C, const Sli
     const auto q_b = in.q.row_block(t0, n), k_b = in.k.row_block(t0, n), v1_b = in.v1.row_block(t0, n);
     const auto dnum1_b = dnum1.row_block(t0, n);
     MatView<T> P;
-    if (need_p) P = masked_scores(pm, dnum1_b, v1t, t0);
+    if (need_p) P = v1_scores.masked_scores(pm, dnum1_b, t0);
     if (grads.dq.data) small_gemm_acc(grads.dq.row_block(t0, n), P, k_b, kLower);
     if (grads.dk.data) {
       const auto dk_b = grads.dk.row_block(t0, n);
@@ -137,7 +148,7 @@ void favor_chunked_backward_reverse(const FavorPlan& p, std::size_t C, const Sli
     if (grads.dv.data) {
       const auto dv_b = grads.dv.row_block(t0, n);
       small_gemm_beta(dv_b, k_b, MatView<const T>(r), grads.dv_beta, last);
-      small_gemm_acc(dv_b, masked_scores(a, q_b, kt, t0).T(), dnum1_b.col_block(0, p.dv), kUpper);
+      small_gemm_acc(dv_b, k_scores.masked_scores(a, q_b, t0).T(), dnum1_b.col_block(0, p.dv), kUpper);
     }
     if (b > 0 && (grads.dk.data || grads.dv.data)) small_gemm_acc(r1t, dnum1_b.T(), q_b);
   }

@@ -71,6 +71,7 @@ void check_shapes(double tolerance) {
     check_chunked_against_per_token<T>(100, 40, 20, 7, padded, tolerance);   // blocks smaller than a tile
     check_chunked_against_per_token<T>(96, 64, 64, 32, padded, tolerance);   // dv + 1 = 65, as the models
     check_chunked_against_per_token<T>(70, 17, 33, 64, padded, tolerance);   // one ragged block
+    check_chunked_against_per_token<T>(80, 72, 16, 32, padded, tolerance);   // M > 64: K' not transposed
   }
 }
 
